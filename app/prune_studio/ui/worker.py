@@ -1,0 +1,68 @@
+"""Run long core work off the GUI thread, with a standard set of signals.
+
+The core reports through plain callbacks; :class:`Worker` turns them into queued Qt
+signals. Cancellation is cooperative: the task receives a :class:`threading.Event`-like
+``control`` object and checks it (see :class:`prune_studio.training.control.RunControl`).
+
+Example::
+
+    worker = Worker(fn, arg1, kw=2)   # fn(*args, report=..., **kw)
+    worker.returned.connect(on_done)
+    worker.errored.connect(on_error)
+    worker.start()
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+log = logging.getLogger(__name__)
+
+
+class _Signals(QObject):
+    started = Signal()
+    progress = Signal(object)  # whatever the task passes to report(...)
+    returned = Signal(object)
+    errored = Signal(object)  # the exception; its traceback is logged
+    finished = Signal()
+
+
+class Worker(QThread):
+    """Calls ``fn(*args, report=callable, **kwargs)`` in a thread.
+
+    ``report(value)`` may be called from the task any number of times; each value arrives
+    on the GUI thread through :attr:`progress`. Pass ``pass_report=False`` for a task that
+    takes no ``report`` argument.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, pass_report: bool = True, **kwargs: Any):
+        super().__init__()
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._pass_report = pass_report
+        self.signals = _Signals()
+        self.progress = self.signals.progress
+        self.returned = self.signals.returned
+        self.errored = self.signals.errored
+        self.done = self.signals.finished  # QThread.finished exists too; this one fires after returned/errored
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:  # runs in the thread
+        self.signals.started.emit()
+        kwargs = dict(self._kwargs)
+        if self._pass_report:
+            kwargs["report"] = self.signals.progress.emit
+        try:
+            self.result = self._fn(*self._args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - everything is reported to the GUI
+            self.error = exc
+            log.error("background task failed:\n%s", traceback.format_exc())
+            self.signals.errored.emit(exc)
+        else:
+            self.signals.returned.emit(self.result)
+        finally:
+            self.signals.finished.emit()

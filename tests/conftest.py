@@ -1,0 +1,23 @@
+"""Shared test set-up: headless Qt, tf-keras, small real data."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import prune_studio.compat  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before any TF import)
+from prune_studio.resources import demo_model_path, digits_path  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The built-in digits sample as a dict of numpy arrays."""
+    with np.load(digits_path()) as d:
+        return {k: d[k] for k in d.files}
+
+
+@pytest.fixture(scope="session")
+def demo_model_file():
+    return demo_model_path()
