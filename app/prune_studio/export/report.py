@@ -1,0 +1,157 @@
+"""The result of an export: one :class:`Artifact` per file, plus baseline and sparsity.
+
+The same ``report.json`` is written for the window and the CLI. Sizes are measured twice:
+on disk, and compressed the way the TensorFlow Model Optimization tutorial measures them
+(deflate the file into a zip archive and count the bytes), because zeros only shrink a file
+once it is compressed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prune_studio.export.files import atomic_write_bytes
+
+CSV_COLUMNS = (
+    "name", "format", "bytes", "gzip_bytes", "ratio", "nonzero", "accuracy", "accuracy_change",
+    "latency_ms", "ok", "note", "path",
+)
+
+
+def gzip_size(path: str | Path) -> int:
+    """Bytes of ``path`` once deflated into a zip archive (the tutorial's measure)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(path, arcname=Path(path).name)
+    return buf.getbuffer().nbytes
+
+
+@dataclass
+class Artifact:
+    """One exported file and what verifying it measured.
+
+    Attributes:
+        name: label shown in the table ("TFLite dynamic-range int8").
+        format: ``keras``, ``h5`` or ``tflite``.
+        path: where the file is (or would have been, when ``ok`` is false).
+        bytes: size on disk.
+        gzip_bytes: compressed size (see :func:`gzip_size`).
+        accuracy: accuracy on the test split when the file was run, or None.
+        latency_ms: mean milliseconds per sample when it was run, or None.
+        ok: the file was written and verified.
+        note: how it was verified, or why it failed, as a sentence.
+        nonzero: non-zero weights in the model the file holds.
+    """
+
+    name: str
+    format: str
+    path: str
+    bytes: int = 0
+    gzip_bytes: int = 0
+    accuracy: float | None = None
+    latency_ms: float | None = None
+    ok: bool = False
+    note: str = ""
+    nonzero: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Artifact":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class ExportReport:
+    """Everything one export produced.
+
+    Attributes:
+        baseline: the model as opened: ``accuracy``, ``bytes``, ``gzip_bytes``, ``nonzero``,
+            ``path``.
+        artifacts: one entry per file, in the order written.
+        sparsity: ``overall`` (fraction of zeros in all kernels of the exported model),
+            ``layers`` {layer name: fraction}, ``nonzero`` and ``total`` weights.
+        settings: the :class:`ExportSettings` as a dict.
+        out_dir: the output folder.
+        stopped: the user stopped the export before every artifact was written.
+    """
+
+    baseline: dict
+    artifacts: list[Artifact] = field(default_factory=list)
+    sparsity: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    out_dir: str = ""
+    stopped: bool = False
+
+    def ok_artifacts(self) -> list[Artifact]:
+        return [a for a in self.artifacts if a.ok]
+
+    def ratio(self, artifact: Artifact) -> float | None:
+        """How many times smaller than the baseline ``artifact`` is, both gzipped."""
+        base = self.baseline.get("gzip_bytes") or 0
+        return base / artifact.gzip_bytes if base and artifact.gzip_bytes else None
+
+    def to_dict(self) -> dict:
+        return {
+            "baseline": dict(self.baseline),
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "sparsity": dict(self.sparsity),
+            "settings": dict(self.settings),
+            "out_dir": self.out_dir,
+            "stopped": self.stopped,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExportReport":
+        return cls(
+            baseline=dict(d.get("baseline", {})),
+            artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])],
+            sparsity=dict(d.get("sparsity", {})),
+            settings=dict(d.get("settings", {})),
+            out_dir=d.get("out_dir", ""),
+            stopped=bool(d.get("stopped", False)),
+        )
+
+    def write_json(self, path: str | Path) -> None:
+        """Write the report as indented JSON, atomically."""
+        atomic_write_bytes(path, json.dumps(self.to_dict(), indent=2).encode("utf-8"))
+
+    def rows(self) -> list[dict]:
+        """Baseline then artifacts as table rows with the :data:`CSV_COLUMNS` keys."""
+        b = self.baseline
+        rows = [{
+            "name": "Baseline (as opened)", "format": b.get("format", ""), "bytes": b.get("bytes"),
+            "gzip_bytes": b.get("gzip_bytes"), "ratio": 1.0 if b.get("gzip_bytes") else None,
+            "nonzero": b.get("nonzero"), "accuracy": b.get("accuracy"), "accuracy_change": None,
+            "latency_ms": b.get("latency_ms"), "ok": True, "note": "", "path": b.get("path", ""),
+        }]
+        for a in self.artifacts:
+            change = (
+                a.accuracy - b["accuracy"]
+                if a.accuracy is not None and b.get("accuracy") is not None else None
+            )
+            rows.append({**a.to_dict(), "ratio": self.ratio(a), "accuracy_change": change})
+        return rows
+
+    def to_csv(self) -> str:
+        """The comparison table as CSV text (baseline first)."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: _csv_value(row.get(k)) for k in CSV_COLUMNS})
+        return out.getvalue()
+
+
+def _csv_value(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
