@@ -1,0 +1,286 @@
+"""Open a model file safely: ``.keras``, ``.h5`` or a SavedModel folder.
+
+Users bring whatever file they have, so every failure becomes one ``ModelLoadError`` whose
+message names the file and what is wrong, never a TensorFlow traceback. Before anything is
+deserialised the model's JSON config is read directly and scanned for code (Lambda layers,
+unknown custom classes); such files load only with ``trust=True``. Files written by Keras 3
+are rebuilt as tf-keras models (see ``keras3``).
+
+Example::
+
+    loaded = load_model("model.keras")
+    loaded.model.summary()
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+
+from prune_studio.errors import PruneStudioError
+from prune_studio.models.compile_settings import (
+    CompileSettings,
+    infer_compile_settings,
+    settings_from_saved,
+)
+from prune_studio.models.safety import (
+    builtin_layer_names,
+    describe_code_layers,
+    find_code_layers,
+    load_custom_objects,
+)
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+class ModelLoadError(PruneStudioError):
+    """A model file or folder cannot be opened; the message says which and why."""
+
+
+@dataclass
+class LoadedModel:
+    """A model opened from disk.
+
+    Attributes:
+        model: The tf-keras model, compiled with ``compile_settings`` and Adam.
+        path: The file or folder it came from.
+        fmt: ``"keras"``, ``"h5"`` or ``"savedmodel"``.
+        saved_with: Which Keras wrote it, e.g. ``"tf-keras 2.21.0"`` or ``"keras 3.15.1"``.
+        compile_settings: The loss and metrics saved with the model, or inferred.
+    """
+
+    model: object
+    path: Path
+    fmt: str
+    saved_with: str
+    compile_settings: CompileSettings
+
+
+@dataclass
+class _Header:
+    """What is read from a file without deserialising anything."""
+
+    fmt: str
+    model_config: dict
+    compile_config: dict | None
+    keras_version: str
+
+
+def _fail(path: Path, what: str) -> ModelLoadError:
+    return ModelLoadError(f"Model file '{path.name}' {what}")
+
+
+def _read_keras_zip(path: Path) -> _Header:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise _fail(path, "is a zip archive without a config.json, so it is not a Keras model.")
+            config = json.loads(archive.read("config.json"))
+            meta = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile):
+        raise _fail(path, "is damaged or incomplete: its zip archive cannot be read.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _fail(path, "has a config.json that is not valid JSON.") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise _fail(path, "has a config.json that does not describe a model.")
+    return _Header("keras", config, config.get("compile_config"), str(meta.get("keras_version", "")))
+
+
+def _attr_text(value) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _read_h5(path: Path) -> _Header:
+    try:
+        with h5py.File(path, "r") as f:
+            model_config = _attr_text(f.attrs.get("model_config"))
+            training = _attr_text(f.attrs.get("training_config"))
+            version = _attr_text(f.attrs.get("keras_version")) or ""
+            weights_only = "layer_names" in f.attrs or "model_weights" not in f
+    except OSError:
+        raise _fail(path, "is damaged or incomplete: its HDF5 data cannot be read.") from None
+    if model_config is None:
+        if weights_only:
+            raise _fail(
+                path,
+                "holds only weights, not a model; open the file saved with model.save() instead.",
+            )
+        raise _fail(path, "has no model configuration, so it is not a Keras model.")
+    try:
+        config = json.loads(model_config)
+        compile_config = json.loads(training) if training else None
+    except json.JSONDecodeError:
+        raise _fail(path, "has a model configuration that is not valid JSON.") from None
+    return _Header("h5", config, compile_config, version)
+
+
+def read_header(path: Path) -> _Header:
+    """Check the file's kind by its first bytes and read its config, deserialising nothing."""
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise _fail(
+            path,
+            f"has the extension '{suffix or '(none)'}'; open a .keras or .h5 file or a SavedModel folder.",
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise _fail(path, "is empty (0 bytes).")
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if magic.startswith(_ZIP_MAGIC):
+        return _read_keras_zip(path)
+    if magic == _HDF5_MAGIC:
+        return _read_h5(path)
+    raise _fail(path, "is not a Keras model: it is neither a .keras zip archive nor an HDF5 file.")
+
+
+def _custom_objects(custom_objects_file) -> dict:
+    if custom_objects_file is None:
+        return {}
+    try:
+        return load_custom_objects(custom_objects_file)
+    except ValueError as exc:
+        raise ModelLoadError(f"The {exc}.") from None
+
+
+def _refuse_code(path: Path, model_config: dict, trust: bool, custom: dict) -> None:
+    if trust:
+        return
+    code = find_code_layers(model_config, builtin_layer_names() | set(custom))
+    if code:
+        raise _fail(
+            path,
+            f"holds code in layer(s) {describe_code_layers(code)}, which is not run unless you "
+            "trust the file: open it only if you trust its source, with trust switched on "
+            "(trust=True, or 'Trust this file').",
+        )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300].rstrip(".")
+
+
+def _check_inputs(path: Path, model) -> None:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs or not getattr(model, "built", False):
+        raise _fail(
+            path,
+            "has no defined input shape; save it after building it with an Input layer or "
+            "input_shape so its layers have weights.",
+        )
+
+
+def _load_tf_keras(path: Path, header: _Header, trust: bool, custom: dict):
+    from prune_studio.compat import keras
+    from tf_keras.src.saving import serialization_lib
+
+    try:
+        with serialization_lib.SafeModeScope(not trust):
+            if header.fmt == "keras":
+                return keras.models.load_model(
+                    str(path), custom_objects=custom, compile=False, safe_mode=not trust
+                )
+            return keras.models.load_model(str(path), custom_objects=custom, compile=False)
+    except Exception as exc:  # tf-keras raises many types for a bad file
+        raise _fail(path, f"could not be loaded: {_short(exc)}.") from None
+
+
+def _load_savedmodel(path: Path, trust: bool, custom: dict):
+    from prune_studio.compat import keras
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
+        raise ModelLoadError(
+            f"Folder '{path.name}' is not a SavedModel (it has no saved_model.pb); "
+            "open a .keras or .h5 file or a SavedModel folder."
+        )
+    metadata_file = path / "keras_metadata.pb"
+    if not metadata_file.is_file():
+        raise ModelLoadError(
+            f"SavedModel folder '{path.name}' was not saved by Keras (no keras_metadata.pb), "
+            "so its layers cannot be edited; open the Keras model it was exported from."
+        )
+    metadata = saved_metadata_pb2.SavedMetadata()
+    try:
+        metadata.ParseFromString(metadata_file.read_bytes())
+        nodes = [json.loads(node.metadata) for node in metadata.nodes]
+    except Exception:  # protobuf's DecodeError and JSON errors
+        raise ModelLoadError(f"SavedModel folder '{path.name}' has damaged Keras metadata.") from None
+    lambdas = [n.get("name", "?") for n in nodes if n.get("class_name") == "Lambda"]
+    if lambdas and not trust:
+        names = ", ".join(f"'{n}' (Lambda)" for n in lambdas)
+        raise ModelLoadError(
+            f"SavedModel folder '{path.name}' holds code in layer(s) {names}, which is not run "
+            "unless you trust the file: open it only if you trust its source, with trust "
+            "switched on (trust=True, or 'Trust this file')."
+        )
+    try:
+        model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
+    except Exception as exc:  # tf-keras raises many types for a bad folder
+        raise ModelLoadError(f"SavedModel folder '{path.name}' could not be loaded: {_short(exc)}.") from None
+    root = nodes[0] if nodes else {}
+    training = root.get("training_config")
+    return model, training
+
+
+def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedModel:
+    """Open a ``.keras`` / ``.h5`` file or SavedModel folder as a compiled tf-keras model.
+
+    Args:
+        path: The file or folder.
+        trust: Allow code stored in the file (Lambda layers, custom classes) to run. Only for
+            files from a trusted source.
+        custom_objects_file: A Python file whose classes and functions are made known to the
+            loader (running it is a trusted action the user chose).
+
+    Returns:
+        LoadedModel with the model compiled (Adam, plus its saved or inferred loss/metrics).
+
+    Raises:
+        ModelLoadError: The path is missing, not a model, damaged, holds code without
+            ``trust``, or the model has no defined input shape.
+    """
+    from prune_studio.models import keras3
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(
+            f"Model file '{p}' does not exist; choose a .keras or .h5 file or a SavedModel folder."
+        )
+    custom = _custom_objects(custom_objects_file)
+    if p.is_dir():
+        model, training = _load_savedmodel(p, trust, custom)
+        fmt, saved_with = "savedmodel", "tf-keras (SavedModel)"
+    else:
+        header = read_header(p)
+        fmt = header.fmt
+        training = header.compile_config
+        if header.keras_version.startswith("3"):
+            saved_with = f"keras {header.keras_version}"
+            _refuse_code(p, header.model_config, trust, custom)
+            model = keras3.rebuild(p, header.fmt, header.model_config, custom, trust)
+        else:
+            saved_with = f"tf-keras {header.keras_version}".strip()
+            _refuse_code(p, header.model_config, trust, custom)
+            model = _load_tf_keras(p, header, trust, custom)
+    _check_inputs(p, model)
+    settings = settings_from_saved(training) or infer_compile_settings(model)
+    try:
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=list(settings.metrics))
+    except Exception:  # a saved loss tf-keras does not know: fall back to an inferred one
+        settings = infer_compile_settings(model)
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=list(settings.metrics))
+    return LoadedModel(model=model, path=p, fmt=fmt, saved_with=saved_with, compile_settings=settings)

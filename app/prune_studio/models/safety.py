@@ -1,0 +1,127 @@
+"""Find code hidden in a model's config before anything is deserialised.
+
+A Keras file can carry code: a ``Lambda`` layer stores Python bytecode, and a custom class is
+looked up (and run) by name. Loading such a file is only safe when the user trusts it, so the
+config (plain JSON) is scanned first and the load refused with the names of the layers that
+hold code. Custom classes can be registered from a Python file the user picks, which is a
+trusted action.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+_MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+# Built-in layers tf-keras creates for TensorFlow ops called on Keras tensors; they call a
+# TensorFlow function by its registered name and run no code from the file.
+_OP_LAYERS = {"TFOpLambda", "SlicingOpLambda"}
+_counter = itertools.count()
+
+
+@dataclass
+class CodeLayer:
+    """A layer whose loading would run code: ``kind`` is ``"lambda"`` or ``"custom"``."""
+
+    name: str
+    class_name: str
+    kind: str
+
+
+def builtin_layer_names() -> set[str]:
+    """Class names tf-keras can deserialise without custom objects."""
+    from prune_studio.compat import keras
+    from tf_keras.src.layers import serialization
+
+    serialization.populate_deserializable_objects()
+    names = set(serialization.LOCAL.ALL_OBJECTS)
+    names.update(n for n in dir(keras.layers) if n[:1].isupper())
+    return names | _MODEL_CLASSES | _OP_LAYERS
+
+
+def _layer_entries(config):
+    """Yield every ``{"class_name", "config"}`` layer entry in a model config, nested too."""
+    if not isinstance(config, dict):
+        return
+    inner = config.get("config")
+    if not isinstance(inner, dict):
+        return
+    for layer in inner.get("layers") or []:
+        if isinstance(layer, dict) and "class_name" in layer:
+            yield layer
+            yield from _layer_entries(layer)
+            # Wrappers (Bidirectional, TimeDistributed) keep the wrapped layer here.
+            for key in ("layer", "backward_layer", "cell"):
+                sub = (layer.get("config") or {}).get(key)
+                if isinstance(sub, dict) and "class_name" in sub:
+                    yield sub
+                    yield from _layer_entries(sub)
+
+
+def find_code_layers(model_config: dict, known: set[str] | None = None) -> list[CodeLayer]:
+    """The layers of a model config that would run code when loaded.
+
+    Args:
+        model_config: The model's ``{"class_name": ..., "config": {...}}`` JSON.
+        known: Class names that are safe to deserialise (built-ins plus anything the user
+            registered); defaults to tf-keras's built-ins.
+
+    Returns:
+        Lambda layers and layers of unknown (custom) classes, in config order.
+    """
+    known = builtin_layer_names() if known is None else known
+    found = []
+    for entry in _layer_entries(model_config):
+        cls = entry.get("class_name", "")
+        name = (entry.get("config") or {}).get("name") or cls
+        if cls == "Lambda":
+            found.append(CodeLayer(name, cls, "lambda"))
+        elif cls not in known and (entry.get("registered_name") or cls) not in known:
+            found.append(CodeLayer(name, cls, "custom"))
+    return found
+
+
+def describe_code_layers(layers: list[CodeLayer]) -> str:
+    """``"'lam' (Lambda), 'blk' (custom class MyBlock)"`` for an error message."""
+    parts = []
+    for layer in layers:
+        what = "Lambda" if layer.kind == "lambda" else f"custom class {layer.class_name}"
+        parts.append(f"'{layer.name}' ({what})")
+    return ", ".join(parts)
+
+
+def load_custom_objects(py_file) -> dict:
+    """Import a user-chosen Python file and return the classes and functions it defines.
+
+    Running the file is the trusted action: the user picked it. Its classes are then known
+    to the loader by name (and by ``package>name`` when registered with Keras).
+
+    Raises:
+        ValueError: The file is missing, not ``.py``, or fails to import.
+    """
+    path = Path(py_file)
+    if not path.is_file() or path.suffix != ".py":
+        raise ValueError(f"custom objects file '{path}' is not an existing .py file")
+    module_name = f"prune_studio_custom_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code can raise anything
+        raise ValueError(f"custom objects file '{path}' failed to import ({type(exc).__name__}: {exc})") from exc
+    objects = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
+            continue
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            objects[name] = obj
+    from prune_studio.compat import keras
+
+    for name, obj in list(objects.items()):
+        registered_name = keras.saving.get_registered_name(obj)
+        if registered_name != name:
+            objects[registered_name] = obj
+    return objects
