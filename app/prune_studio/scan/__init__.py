@@ -1,1 +1,33 @@
-"""scan"""
+"""Sensitivity scan and suggested plan.
+
+:func:`sensitivity_scan` prunes one layer at a time, without fine-tuning, and measures the
+model at each sparsity; :func:`suggest_plan` turns those curves into a
+:class:`~prune_studio.pruning.plan.PruningPlan`. ``ScanResult`` and ``DEFAULT_SPARSITIES``
+import without TensorFlow; the other names load it on first use, so the window can import
+this package before TensorFlow is ready.
+"""
+
+from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
+
+_LAZY = {
+    "ScanError": "sensitivity",
+    "cached_scan": "sensitivity",
+    "sensitivity_scan": "sensitivity",
+    "plan_targets": "suggest",
+    "projected_sparsity": "suggest",
+    "suggest_plan": "suggest",
+    "suggest_targets": "suggest",
+}
+
+__all__ = ["DEFAULT_SPARSITIES", "ScanResult", *_LAZY]
+
+
+def __getattr__(name: str):
+    """Load the TensorFlow-backed names on first use."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"prune_studio.scan.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'prune_studio.scan' has no attribute {name!r}")

@@ -1,0 +1,207 @@
+"""Sensitivity scan: how much each layer can be pruned before the model gets worse.
+
+For every prunable layer (or the chosen ones), only that layer is pruned, by magnitude, to
+each sparsity in turn, without any fine-tuning, and the model is measured on a bounded sample
+of the test data. Pruning is simulated by writing the masked kernel straight into the layer
+and restoring it afterwards, which is far faster than wrapping the model; the masks follow the
+engine's rule, so a point here is what the engine would produce at that sparsity.
+
+Example::
+
+    result = sensitivity_scan(model, dataset, sparsities=(0, 0.5, 0.9))
+    result.curves["dense1"]   # [(0.0, 0.989), (0.5, 0.989), (0.9, 0.975)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prune_studio.compat import keras, tf
+from prune_studio.errors import PruneStudioError
+from prune_studio.pruning import masks, registry
+from prune_studio.scan import cache
+from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
+_BATCH = 128
+
+Progress = Callable[[float, str], None]
+
+
+class ScanError(PruneStudioError):
+    """The scan cannot run with these arguments (unknown layer, bad sparsity, odd model)."""
+
+
+def prunable_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers the engine can prune, in model order, looking inside nested models."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += prunable_layers(layer)
+        elif registry.prunability(layer)[0] and registry.prunable_weights(layer):
+            found.append(layer)
+    return found
+
+
+def sensitivity_scan(
+    model: keras.Model,
+    dataset: Any,
+    layers: Sequence[str] | None = None,
+    sparsities: Sequence[float] = DEFAULT_SPARSITIES,
+    max_samples: int = 512,
+    progress: Progress | None = None,
+    control: Any = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> ScanResult:
+    """Measure the model with one layer at a time pruned to each sparsity.
+
+    Args:
+        model: A built tf-keras model. Its weights are changed while a point is measured and
+            restored right after (also on errors and when stopped), so nothing else may use
+            the model during the scan.
+        dataset: A :class:`prune_studio.data.Dataset` (anything with ``sample(n, split)``).
+        layers: Names of the layers to scan; all prunable layers when None.
+        sparsities: Fractions of zeros to try, each in [0, 1); 0 is always included.
+        max_samples: How many test examples each point is measured on.
+        progress: ``progress(fraction, text)``, called after each measurement.
+        control: An object whose ``stopped`` attribute is checked between measurements (a
+            :class:`prune_studio.training.RunControl`); when set, the layers measured so far
+            are returned with ``stopped=True``.
+        cache_dir: Where results are remembered; :func:`cache.default_cache_dir` when None.
+        use_cache: False to neither read nor write the cache.
+
+    Returns:
+        The :class:`ScanResult`; its curves hold the requested layers only.
+
+    Raises:
+        ScanError: A layer name, sparsity or ``max_samples`` is not valid, or the model's
+            output cannot be scored.
+    """
+    grid = _check_sparsities(sparsities)
+    if int(max_samples) < 1:
+        raise ScanError(f"max_samples must be at least 1, not {max_samples}.")
+    by_name = {layer.name: layer for layer in prunable_layers(model)}
+    if not by_name:
+        raise ScanError(f"The model '{model.name}' has no layer that can be pruned, so there is nothing to scan.")
+    names = _check_layers(layers, by_name)
+    x, y = dataset.sample(int(max_samples), split="test")
+    if len(x) == 0:
+        raise ScanError("The data has no test examples to measure the model on; give data with a test part.")
+    metric_name, higher_is_better, score = _metric_for(model, y)
+
+    cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
+    key = cache.scan_key(model.get_weights(), x, y, grid)
+    known = cache.load(cache_path, key) if use_cache else None
+    report = progress or (lambda fraction, text: None)
+
+    predict = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+
+    def measure() -> float:
+        outputs = [np.asarray(predict(tf.constant(x[i:i + _BATCH]))) for i in range(0, len(x), _BATCH)]
+        return score(np.concatenate(outputs), y)
+
+    params = {name: int(sum(int(np.prod(w.shape)) for w in registry.prunable_weights(layer)))
+              for name, layer in by_name.items()}
+    if known is None:
+        baseline = measure()
+        known = ScanResult(metric_name, baseline, {}, params, higher_is_better, len(x))
+    result = ScanResult(metric_name, known.baseline, {}, params, higher_is_better, len(x))
+    todo = [name for name in names if name not in known.curves]
+    steps = max(1, len(todo) * (len(grid) - 1))
+    done = 0
+    report(0.0 if todo else 1.0, f"Original model: {_describe(metric_name, known.baseline)}")
+    for name in names:
+        if name in known.curves:
+            result.curves[name] = list(known.curves[name])
+            continue
+        curve = [(0.0, known.baseline)]
+        result.curves[name] = curve
+        weights = registry.prunable_weights(by_name[name])
+        originals = [w.numpy() for w in weights]
+        try:
+            for sparsity in grid[1:]:
+                if control is not None and control.stopped:
+                    result.stopped = True
+                    return result
+                for variable, original in zip(weights, originals):
+                    variable.assign(_masked(original, sparsity))
+                value = measure()
+                curve.append((sparsity, value))
+                done += 1
+                report(done / steps, f"Layer {name} with {sparsity:.0%} zeros: {_describe(metric_name, value)}")
+        finally:
+            for variable, original in zip(weights, originals):
+                variable.assign(original)
+        known.curves[name] = curve
+        if use_cache:
+            cache.save(cache_path, key, known)
+    return result
+
+
+def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None = None,
+                sparsities: Sequence[float] = DEFAULT_SPARSITIES, max_samples: int = 512,
+                cache_dir: str | Path | None = None) -> ScanResult | None:
+    """The remembered result for these arguments, or None; never measures anything.
+
+    Lets the window show an earlier scan as soon as a model is opened.
+    """
+    grid = _check_sparsities(sparsities)
+    by_name = {layer.name: layer for layer in prunable_layers(model)}
+    names = _check_layers(layers, by_name)
+    x, y = dataset.sample(int(max_samples), split="test")
+    cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
+    known = cache.load(cache_path, cache.scan_key(model.get_weights(), x, y, grid))
+    if known is None or not names or any(name not in known.curves for name in names):
+        return None
+    known.curves = {name: known.curves[name] for name in names}
+    return known
+
+
+def _masked(weights: np.ndarray, sparsity: float) -> tf.Tensor:
+    """``weights`` with the smallest magnitudes zeroed, by the engine's own mask rule."""
+    weights = tf.constant(weights)
+    _, mask = masks.magnitude_mask(weights, sparsity)
+    return weights * mask
+
+
+def _check_sparsities(sparsities: Sequence[float]) -> list[float]:
+    grid = sorted({0.0, *(round(float(s), 6) for s in sparsities)})
+    bad = [s for s in grid if not 0.0 <= s < 1.0]
+    if bad:
+        raise ScanError(f"sparsities must be fractions from 0 up to (not including) 1, not {bad[0]:g}.")
+    if len(grid) < 2:
+        raise ScanError("sparsities must hold at least one value above 0, e.g. 0.5.")
+    return grid
+
+
+def _check_layers(layers: Sequence[str] | None, by_name: dict[str, Any]) -> list[str]:
+    if layers is None:
+        return list(by_name)
+    unknown = [name for name in layers if name not in by_name]
+    if unknown:
+        raise ScanError(f"layers names '{unknown[0]}', which is not a prunable layer of this model; "
+                        f"valid names are {', '.join(by_name)}.")
+    return list(dict.fromkeys(layers))
+
+
+def _metric_for(model: keras.Model, y: np.ndarray) -> tuple[str, bool, Callable[[np.ndarray, np.ndarray], float]]:
+    """Choose accuracy for classifiers and mean squared error otherwise."""
+    if isinstance(model.output_shape, list):
+        raise ScanError(f"The model '{model.name}' has {len(model.output_shape)} outputs; the scan needs a model with one output.")
+    units = model.output_shape[-1]
+    labels = np.asarray(y)
+    integer_labels = labels.size and np.all(np.mod(labels, 1) == 0)
+    if units and units > 1 and (labels.ndim == 1 or labels.shape[-1] == 1) and integer_labels:
+        return "accuracy", True, lambda p, t: float(np.mean(np.argmax(p, -1) == np.ravel(t)))
+    if units and units > 1 and labels.ndim >= 2 and labels.shape[-1] == units:
+        return "accuracy", True, lambda p, t: float(np.mean(np.argmax(p, -1) == np.argmax(t, -1)))
+    if units == 1 and integer_labels and set(np.unique(labels)) <= {0, 1}:
+        return "accuracy", True, lambda p, t: float(np.mean((np.ravel(p) > 0.5) == (np.ravel(t) > 0.5)))
+    return "mean squared error", False, lambda p, t: float(np.mean((p.reshape(len(p), -1) - t.reshape(len(t), -1)) ** 2))
+
+
+def _describe(metric_name: str, value: float) -> str:
+    return f"{metric_name} {value:.1%}" if metric_name == "accuracy" else f"{metric_name} {value:.4g}"
