@@ -1,0 +1,118 @@
+"""``prune-studio-cli evaluate MODEL --data DATA``: loss and accuracy of a Keras or TFLite file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="loss and accuracy of a Keras or TFLite model on the test split")
+    p.add_argument("model", help="a .keras, .h5, SavedModel folder or .tflite file")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--batch-size", type=int, default=64, help="evaluation batch size for Keras models")
+    p.add_argument("--trust", action="store_true", help="allow the file to run its own code (Lambda layers)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    path = Path(args.model)
+    if not path.exists():
+        raise CliInputError(f"The model file {args.model} does not exist; give a Keras or .tflite file.")
+    spec = data_spec_from_arg(args.data)
+    if path.suffix.lower() == ".tflite":
+        metrics = evaluate_tflite(path, spec)
+    else:
+        metrics = evaluate_keras_file(path, spec, args.batch_size, args.trust)
+    payload = {"model": str(path), "data": spec.to_dict(), **metrics}
+    text = f"{path.name}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.2%} on {metrics['samples']} samples"
+    emit(args, payload, text)
+    return 0
+
+
+def evaluate_keras_file(path: Path, spec, batch_size: int, trust: bool) -> dict:
+    from prune_studio.cli.common import load_inputs
+    from prune_studio.training.evaluate import evaluate_keras
+
+    loaded, dataset = load_inputs(str(path), spec, trust=trust)
+    metrics = evaluate_keras(loaded.model, dataset, loaded.compile_settings, batch_size)
+    return {"format": "keras", "samples": int(dataset.num_test), **metrics}
+
+
+def evaluate_tflite(path: Path, spec) -> dict:
+    """Run every test sample through the LiteRT interpreter; loss is the cross-entropy of its outputs."""
+    from prune_studio.data import load_data
+    from prune_studio.export.verify import accuracy
+
+    interpreter, note = _interpreter(path)
+    inp = interpreter.get_input_details()[0]
+    x, y = load_data(spec, input_shape=tuple(int(d) for d in inp["shape"][1:])).sample(10**9, split="test")
+    start = time.perf_counter()
+    pred = np.stack([_invoke(interpreter, sample) for sample in x])
+    latency_ms = 1000.0 * (time.perf_counter() - start) / max(1, len(x))
+    return {
+        "format": "tflite",
+        "samples": int(len(x)),
+        "loss": _cross_entropy(pred, y),
+        "accuracy": accuracy(pred, y),
+        "latency_ms": latency_ms,
+        "note": note,
+    }
+
+
+def _interpreter(path: Path):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    try:
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+        return interpreter, "LiteRT interpreter"
+    except (RuntimeError, ValueError):
+        pass  # the default XNNPack delegate refuses some sparse int8 files; built-in kernels run them
+    try:
+        interpreter = Interpreter(
+            model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        raise CliInputError(f"The TFLite file {path} cannot be loaded ({str(exc).splitlines()[0]}).") from exc
+    return interpreter, "LiteRT interpreter without the default delegate"
+
+
+def _invoke(interpreter, sample: np.ndarray) -> np.ndarray:
+    """One sample through the interpreter, quantizing input and dequantizing output as the file needs."""
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    value = sample[None].astype(np.float32)
+    if np.issubdtype(inp["dtype"], np.integer):
+        scale, zero = inp["quantization"]
+        info = np.iinfo(inp["dtype"])
+        value = np.clip(np.round(value / scale + zero), info.min, info.max)
+    interpreter.set_tensor(inp["index"], value.astype(inp["dtype"]))
+    interpreter.invoke()
+    result = interpreter.get_tensor(out["index"]).astype(np.float32)
+    if np.issubdtype(out["dtype"], np.integer):
+        scale, zero = out["quantization"]
+        result = (result - zero) * scale
+    return result.reshape(-1)
+
+
+def _cross_entropy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of predicted probabilities against class ids, one-hot or 0/1 labels."""
+    eps = 1e-7
+    y = np.asarray(y)
+    if pred.shape[1] == 1:
+        p = np.clip(pred[:, 0], eps, 1 - eps)
+        t = y.reshape(-1).astype(np.float32)
+        return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+    probs = pred
+    if not np.allclose(pred.sum(axis=1), 1.0, atol=1e-2) or pred.min() < 0:  # logits
+        shifted = pred - pred.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    labels = y.argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1).astype(np.int64)
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], eps, 1.0))))

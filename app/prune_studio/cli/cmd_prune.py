@@ -1,0 +1,50 @@
+"""``prune-studio-cli prune MODEL --recipe RECIPE --out DIR``: run a recipe the window saved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+from prune_studio.cli.runtime import add_strategy_args, make_strategy
+
+
+def add_run_args(p) -> None:
+    """Options shared by every subcommand that fine-tunes (``prune``, ``demo``)."""
+    p.add_argument("--out", required=True, help="output folder for the models, TFLite files and report.json")
+    p.add_argument("--epochs", type=int, default=None, help="fine-tune for this many epochs instead of the recipe's")
+    p.add_argument("--logdir", default=None, help="write TensorBoard logs (loss, accuracy, sparsity per layer) here")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
+    add_strategy_args(p)
+    add_json_flag(p)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("prune", help="fine-tune a model with pruning as a recipe says, then export")
+    p.add_argument("model", help="the Keras model file to prune (replaces the recipe's model)")
+    p.add_argument("--data", default=None, help=DATA_HELP + " (default: the recipe's data)")
+    p.add_argument("--recipe", required=True, help="a recipe .json saved by the window or by 'demo'")
+    add_run_args(p)
+    p.set_defaults(func=run)
+
+
+def check_epochs(args) -> None:
+    if args.epochs is not None and args.epochs < 1:
+        raise CliInputError(f"--epochs {args.epochs} is not valid; give a whole number of at least 1.")
+
+
+def run(args) -> int:
+    from prune_studio.cli.pipeline import run_recipe, summary
+    from prune_studio.recipe import load_recipe
+
+    check_epochs(args)
+    model = Path(args.model)
+    if not model.exists():
+        raise CliInputError(f"The model file {args.model} does not exist; give a .keras, .h5 or SavedModel path.")
+    strategy = make_strategy(args)
+    recipe = load_recipe(args.recipe)
+    recipe.model_path = str(model.resolve())
+    if args.data is not None:
+        recipe.data = data_spec_from_arg(args.data)
+    report = run_recipe(recipe, Path(args.out), strategy, args.strategy, args.epochs, args.logdir, args.overwrite)
+    emit(args, report, summary(report))
+    return 0

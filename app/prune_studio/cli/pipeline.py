@@ -1,0 +1,97 @@
+"""Run a recipe end to end: open, (scan,) fine-tune with pruning, export, verify, report.
+
+``prune`` and ``demo`` both call :func:`run_recipe`, so the demo is exactly a recipe run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prune_studio.cli.common import check_output_dir, load_inputs
+from prune_studio.cli.progress import ProgressBar
+from prune_studio.cli.runtime import describe_strategy
+
+
+def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
+    """The recipe's plan, or the sensitivity scan's suggested plan when the recipe asks for one."""
+    if recipe.plan is not None:
+        return recipe.plan
+    from prune_studio.scan import sensitivity_scan, suggest_plan
+    from prune_studio.training import steps_for
+
+    listener.on_log(f"Scanning layer sensitivity for a suggested plan ({recipe.suggest}).")
+    scan = sensitivity_scan(model, dataset, progress=listener.export_progress)
+    return suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
+
+
+def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "default", epochs: int | None = None,
+               logdir: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Run ``recipe`` and write every artifact and ``report.json`` into ``out_dir``.
+
+    Under a multi-worker strategy every worker trains; the chief exports to ``out_dir`` and each
+    other worker to ``out_dir/worker-<index>`` so files never collide on a shared disk.
+
+    Returns:
+        The report written to ``out_dir/report.json``: the export report's fields, plus
+        ``training`` (baseline, final, history, sparsity...), ``plan``, ``recipe`` and ``strategy``.
+    """
+    from prune_studio.export import export_all
+    from prune_studio.training import TrainingSettings, fine_tune
+
+    settings = TrainingSettings.from_dict(recipe.training.to_dict())
+    if epochs is not None:
+        settings.epochs = epochs
+        settings.validate()
+    where = describe_strategy(strategy_name, strategy)
+    if not where["chief"]:
+        out_dir = out_dir / f"worker-{where['task'].split(':')[1]}"
+    check_output_dir(out_dir, recipe.export, overwrite)
+    progress = ProgressBar()
+    loaded, dataset = load_inputs(str(recipe.model_file()), recipe.data_spec(), trust=recipe.trust)
+    plan = resolve_plan(recipe, loaded.model, dataset, settings, progress)
+
+    result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
+                       listener=progress, strategy=strategy, logdir=logdir)
+    export = export_all(result.stripped_model, dataset, out_dir, recipe.export, baseline_path=str(recipe.model_file()),
+                        baseline_model=loaded.model, overwrite=True, progress=progress.export_progress)
+    report = export.to_dict()
+    report.update(
+        training=result.to_dict(),
+        plan=plan.to_dict(),
+        recipe=recipe.to_dict(),
+        strategy=where,
+    )
+    (Path(out_dir) / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A few human-readable lines about a fine-tune run and its export."""
+    train = report["training"]
+    lines = [
+        f"Accuracy before: {_fmt(train['baseline'])}, after: {_fmt(train['final'])}"
+        + (" (stopped early)" if train["stopped"] else ""),
+        "Zeros per layer: " + ", ".join(f"{k} {v:.0%}" for k, v in train["sparsity"].items()),
+    ]
+    return "\n".join(lines + summary_lines(report))
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """One line per exported artifact, then where the report is."""
+    lines = []
+    for art in report.get("artifacts", []):
+        state = "ok" if art.get("ok") else f"FAILED ({art.get('note', '')})"
+        acc = art.get("accuracy")
+        lines.append(
+            f"  {art['name']:<34} {art.get('gzip_bytes') or 0:>10,} B gzipped  "
+            f"accuracy {'n/a' if acc is None else f'{acc:.2%}'}  {state}"
+        )
+    lines.append(f"Report: {Path(report.get('out_dir') or '.') / 'report.json'}")
+    return lines
+
+
+def _fmt(metrics: dict) -> str:
+    acc = metrics.get("accuracy")
+    return f"{acc:.2%}" if acc is not None else f"loss {metrics.get('loss', float('nan')):.4f}"

@@ -1,0 +1,62 @@
+"""A one-line progress bar on stderr for CLI runs, drawn only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from prune_studio.training.listener import TrainingListener
+
+WIDTH = 28
+MIN_INTERVAL_S = 0.1
+
+
+class ProgressBar(TrainingListener):
+    """Draws ``[#####.....]  40%  step 12/30  loss 0.123  accuracy 95.1%  zeros 63%``.
+
+    Log messages go to stderr as lines in both cases; the bar itself only on a terminal, so
+    logs and pipes stay clean.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.draw = self.stream.isatty()
+        self.total = 0
+        self.zeros = 0.0
+        self._last = 0.0
+        self._drawn = False
+
+    def on_run_start(self, total_steps: int, steps_per_epoch: int, epochs: int) -> None:
+        self.total = total_steps
+        self.on_log(f"Fine-tuning: {epochs} epoch(s), {steps_per_epoch} steps each.")
+
+    def on_sparsity(self, step, overall, target, layers) -> None:
+        self.zeros = overall
+
+    def on_batch_end(self, step: int, epoch: int, logs: dict) -> None:
+        now = time.monotonic()
+        if not self.draw or (now - self._last < MIN_INTERVAL_S and step < self.total):
+            return
+        self._last = now
+        fraction = min(1.0, step / self.total) if self.total else 0.0
+        filled = int(WIDTH * fraction)
+        parts = [f"[{'#' * filled}{'.' * (WIDTH - filled)}] {fraction:4.0%}", f"step {step}/{self.total}"]
+        if "loss" in logs:
+            parts.append(f"loss {logs['loss']:.4f}")
+        if "accuracy" in logs:
+            parts.append(f"accuracy {logs['accuracy']:.1%}")
+        parts.append(f"zeros {self.zeros:.0%}")
+        self.stream.write("\r" + "  ".join(parts) + "\033[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def on_log(self, message: str) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def export_progress(self, fraction: float, text: str) -> None:
+        """``progress(fraction, text)`` for :func:`prune_studio.export.export_all`."""
+        self.on_log(f"Export {fraction:4.0%}: {text}")
