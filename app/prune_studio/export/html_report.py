@@ -36,7 +36,12 @@ def format_bytes(n: int | None) -> str:
     return ""
 
 
-def _cells(row: dict) -> list[str]:
+TABLE_HEADERS = ("Model", "Size", "Gzipped", "Smaller by", "Non-zeros", "Accuracy", "Change",
+                 "ms/sample", "Verified", "Note")
+
+
+def table_cells(row: dict) -> list[str]:
+    """One :meth:`ExportReport.rows` row as display strings, in :data:`TABLE_HEADERS` order."""
     pct = lambda v: "" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     change = row.get("accuracy_change")
     return [
@@ -77,8 +82,6 @@ def write_html_report(report: ExportReport, path: str | Path, extra_images: Mapp
         extra_images: {title: PNG bytes}, e.g. charts grabbed from the window; embedded.
     """
     esc = html.escape
-    headers = ["Model", "Size", "Gzipped", "Smaller by", "Non-zero weights", "Accuracy", "Change",
-               "Latency (ms/sample)", "Verified", "Note"]
     body = [f"<h1>Prune Studio export</h1><p>Output folder: <code>{esc(report.out_dir)}</code>"
             + (" (stopped before the end)" if report.stopped else "") + "</p>"]
     body.append("<h2>Settings</h2><dl>")
@@ -91,9 +94,9 @@ def write_html_report(report: ExportReport, path: str | Path, extra_images: Mapp
     for title, png in (extra_images or {}).items():
         data = base64.b64encode(png).decode("ascii")
         body.append(f'<h2>{esc(title)}</h2><img alt="{esc(title)}" src="data:image/png;base64,{data}">')
-    body.append("<h2>Comparison</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr>")
+    body.append("<h2>Comparison</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in TABLE_HEADERS) + "</tr>")
     for row in report.rows():
-        cells = _cells(row)
+        cells = table_cells(row)
         klass = "" if row.get("ok") else ' class="failed"'
         body.append(f"<tr{klass}>" + "".join(f"<td>{esc(c)}</td>" for c in cells[:-1])
                     + f'<td class="note">{esc(cells[-1])}</td></tr>')

@@ -15,7 +15,7 @@ import numpy as np
 
 from prune_studio.compat import keras
 
-_NO_DELEGATE_NOTE = "runs only without the default XNNPack delegate (built-in kernels)"
+_NO_DELEGATE_NOTE = "runs only without the XNNPack delegate (built-in kernels)"
 
 
 @dataclass
@@ -48,7 +48,7 @@ def measure_model(model, x: np.ndarray, y: np.ndarray, batch: int = 256) -> Veri
     start = time.perf_counter()
     pred = np.concatenate([np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)])
     elapsed = time.perf_counter() - start
-    return Verification(accuracy(pred, y), 1000.0 * elapsed / max(1, len(x)), f"run in batches of {batch}")
+    return Verification(accuracy(pred, y), 1000.0 * elapsed / max(1, len(x)), "run")
 
 
 def verify_keras(path: str, x: np.ndarray, y: np.ndarray) -> Verification:
@@ -69,7 +69,7 @@ def verify_tflite(content: bytes, x: np.ndarray, y: np.ndarray) -> Verification:
     try:
         interp = Interpreter(model_content=content)
         interp.allocate_tensors()
-        note = "run with the LiteRT interpreter"
+        note = "run with LiteRT"
     except Exception:  # noqa: BLE001 - delegate refusal; retried below
         try:
             interp = Interpreter(
