@@ -1,0 +1,76 @@
+"""``prune-studio``: start the desktop app.
+
+The window appears before TensorFlow is imported; models and data load in worker threads
+with a busy indicator.
+
+Usage::
+
+    prune-studio [MODEL] [--demo] [--trust] [--self-test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from prune_studio.ui.main_window import MainWindow
+from prune_studio.ui.theme import app_icon, apply_theme, follow_system
+
+DEFAULT_SIZE = (1280, 800)
+
+
+def create_window(model_path: str | None = None, demo: bool = False, trust: bool = False) -> MainWindow:
+    """The main window, themed, sized to fit the screen, loading ``model_path`` or the demo.
+
+    Needs an existing ``QApplication``. Loading runs in the background; ``modelReady`` and
+    ``dataReady`` fire when it is done.
+    """
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("create_window needs a QApplication; create one first")
+    apply_theme(app)
+    window = MainWindow(trust=trust)
+    window.setWindowIcon(app_icon())
+    width, height = DEFAULT_SIZE
+    screen = app.primaryScreen()
+    if screen is not None:
+        available = screen.availableGeometry()
+        width, height = min(width, available.width()), min(height, available.height())
+    window.resize(width, height)
+    if demo:
+        window.open_demo()
+    elif model_path:
+        window.open_model(model_path)
+    return window
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="prune-studio", description="Prune a Keras model with live charts.")
+    parser.add_argument("model", nargs="?", metavar="MODEL", help="a .keras, .h5 or SavedModel to open")
+    parser.add_argument("--demo", action="store_true", help="open the built-in digits model and data")
+    parser.add_argument("--trust", action="store_true", help="allow the model file to run its own code (Lambda layers)")
+    parser.add_argument("--self-test", action="store_true", help="check this install works, then exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``prune-studio`` gui-script; returns the exit code."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from prune_studio.selftest import run_self_test
+
+        return run_self_test()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Prune Studio")
+    app.setOrganizationName("PruneStudio")
+    app.setWindowIcon(app_icon())
+    follow_system(app)
+    window = create_window(args.model, demo=args.demo, trust=args.trust)
+    window.show()
+    return app.exec()

@@ -1,0 +1,183 @@
+"""Live training charts: loss, accuracy, overall sparsity against its target, per layer.
+
+Each curve is created once per run and fed from growing, preallocated numpy arrays
+(:class:`Series`); data arrives in bursts from the run controller and the plots are
+redrawn by a 100 ms timer only when something changed, so the redraw rate is bounded
+however fast training steps come.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from prune_studio.ui.theme import LINE_COLOURS
+
+REDRAW_INTERVAL_MS = 100
+
+
+class Series:
+    """An (x, y) series in preallocated arrays that double when full."""
+
+    def __init__(self, capacity: int = 1024):
+        self.x = np.empty(capacity, dtype=np.float64)
+        self.y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self.x):
+            self.x = np.concatenate([self.x, np.empty_like(self.x)])
+            self.y = np.concatenate([self.y, np.empty_like(self.y)])
+        self.x[self.n], self.y[self.n] = x, y
+        self.n += 1
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.n], self.y[: self.n]
+
+
+class _Curve:
+    """One plot line bound to its :class:`Series`; redrawn only when dirty."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, colour: str, width: float = 2, style=None, symbol=None):
+        pen = pg.mkPen(colour, width=width, style=style) if style else pg.mkPen(colour, width=width)
+        self.item = plot.plot([], [], name=name, pen=pen, symbol=symbol, symbolSize=6, symbolBrush=colour)
+        self.series = Series()
+        self.colour, self.width = colour, width
+        self.dirty = False
+
+    def append(self, x: float, y: float) -> None:
+        if np.isfinite(y):
+            self.series.append(x, y)
+            self.dirty = True
+
+    def redraw(self) -> None:
+        if self.dirty:
+            x, y = self.series.view()
+            self.item.setData(x, y, skipFiniteCheck=True)
+            self.dirty = False
+
+
+class ChartPanel(QWidget):
+    """Four live plots of a fine-tune run; see the module docstring for the update model."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.loss_plot = self._plot("Loss", 0, 0)
+        self.acc_plot = self._plot("Accuracy", 0, 1)
+        self.sparsity_plot = self._plot("Overall zeros (share of prunable weights)", 1, 0)
+        self.layer_plot = self._plot("Zeros per layer", 1, 1)
+        for plot in (self.acc_plot, self.sparsity_plot, self.layer_plot):
+            plot.setYRange(0, 1.0, padding=0.02)
+        self.curves: dict[str, _Curve] = {}
+        self.layer_curves: dict[str, _Curve] = {}
+        self._target_item = self.sparsity_plot.plot([], [], pen=pg.mkPen("#888888", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine), name="schedule target")
+        self._baseline_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#888888", width=1, style=pg.QtCore.Qt.PenStyle.DotLine), label="baseline", labelOpts={"position": 0.05})
+        self._baseline_line.setVisible(False)
+        self.acc_plot.addItem(self._baseline_line)
+        self._make_metric_curves()
+        self.highlighted: str | None = None
+        self.points_received = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self.redraw)
+
+    def _plot(self, title: str, row: int, col: int) -> pg.PlotItem:
+        plot = self.view.addPlot(row=row, col=col, title=title)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("bottom", "step")
+        plot.setDownsampling(mode="peak")
+        plot.setClipToView(True)
+        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        plot.setMenuEnabled(False)
+        return plot
+
+    def _make_metric_curves(self) -> None:
+        dash = pg.QtCore.Qt.PenStyle.DashLine
+        self.curves = {
+            "loss": _Curve(self.loss_plot, "training", LINE_COLOURS[0]),
+            "val_loss": _Curve(self.loss_plot, "validation", LINE_COLOURS[1], symbol="o", style=dash),
+            "accuracy": _Curve(self.acc_plot, "training", LINE_COLOURS[0]),
+            "val_accuracy": _Curve(self.acc_plot, "validation", LINE_COLOURS[1], symbol="o", style=dash),
+            "sparsity": _Curve(self.sparsity_plot, "actual", LINE_COLOURS[2], width=2.5),
+        }
+
+    # --- feeding -------------------------------------------------------------------------
+    def reset(self, layer_names: list[str], target_curve: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Clear every series for a new run and create one per-layer curve per name."""
+        for curve in self.curves.values():
+            curve.series = Series()
+            curve.item.setData([], [])
+        for curve in self.layer_curves.values():
+            self.layer_plot.removeItem(curve.item)
+            self.layer_plot.legend.removeItem(curve.item)
+        self.layer_curves = {}
+        for i, name in enumerate(layer_names):
+            self.layer_curves[name] = _Curve(self.layer_plot, name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
+        self.set_target_curve(target_curve)
+        self._baseline_line.setVisible(False)
+        self.points_received = 0
+        self.highlight(self.highlighted)
+
+    def set_target_curve(self, curve: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The schedule's planned overall sparsity, drawn dashed under the actual one."""
+        if curve is None:
+            self._target_item.setData([], [])
+        else:
+            self._target_item.setData(np.asarray(curve[0]), np.asarray(curve[1]))
+
+    def set_baseline(self, metrics: dict) -> None:
+        acc = metrics.get("accuracy")
+        if acc is not None:
+            self._baseline_line.setValue(float(acc))
+            self._baseline_line.setVisible(True)
+
+    def add_batches(self, batches: list) -> None:
+        """``[(step, epoch, logs), ...]``: training loss and accuracy per batch."""
+        for step, _epoch, logs in batches:
+            for key in ("loss", "accuracy"):
+                if key in logs:
+                    self.curves[key].append(step, float(logs[key]))
+            self.points_received += 1
+
+    def add_epoch(self, step: int, logs: dict) -> None:
+        """Validation metrics at the end of an epoch (plotted at its last step)."""
+        for key in ("val_loss", "val_accuracy"):
+            if key in logs:
+                self.curves[key].append(step, float(logs[key]))
+                self.points_received += 1
+
+    def add_sparsity(self, step: int, overall: float, target: float, layers: dict) -> None:
+        self.curves["sparsity"].append(step, overall)
+        for name, value in layers.items():
+            curve = self.layer_curves.get(name)
+            if curve is None:
+                colour = LINE_COLOURS[(len(self.layer_curves) + 3) % len(LINE_COLOURS)]
+                curve = self.layer_curves[name] = _Curve(self.layer_plot, name, colour)
+            curve.append(step, float(value))
+        self.points_received += 1
+
+    def highlight(self, name: str | None) -> None:
+        """Draw the named layer's curve thick and the others thin."""
+        self.highlighted = name
+        for layer, curve in self.layer_curves.items():
+            width = 4 if layer == name else (1 if name in self.layer_curves else 2)
+            curve.item.setPen(pg.mkPen(curve.colour, width=width))
+            curve.item.setZValue(10 if layer == name else 0)
+
+    # --- redrawing -----------------------------------------------------------------------
+    def start_live(self) -> None:
+        self._timer.start()
+
+    def stop_live(self) -> None:
+        self._timer.stop()
+        self.redraw()
+
+    def redraw(self) -> None:
+        for curve in list(self.curves.values()) + list(self.layer_curves.values()):
+            curve.redraw()

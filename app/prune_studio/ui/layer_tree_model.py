@@ -1,0 +1,258 @@
+"""The layer tree: a thin Qt item model over the core's model description and the plan.
+
+:class:`LayerNode` is a plain Python tree built from a
+:class:`~prune_studio.models.ModelDescription` (any object with the ``LayerInfo`` fields
+works). :class:`LayerTreeModel` adapts it for a ``QTreeView`` and edits the pruning plan,
+a ``dict`` of layer name -> ``LayerPlan``, through the prune check box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "Prune", "Schedule", "Target")
+COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET = range(len(COLUMNS))
+#: ``Qt.UserRole``: the :class:`LayerNode` of a row.
+NodeRole = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(eq=False)
+class LayerNode:
+    """One layer of the tree; ``info`` is the core's ``LayerInfo`` (None for the root)."""
+
+    info: Any
+    parent: "LayerNode | None" = None
+    children: list["LayerNode"] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, root_info: Any) -> "LayerNode":
+        """The tree for a model: an invisible root whose children are its layers."""
+        root = cls(info=None)
+        for child in getattr(root_info, "children", []) or []:
+            root._add(child)
+        return root
+
+    def _add(self, info: Any) -> None:
+        node = LayerNode(info=info, parent=self)
+        self.children.append(node)
+        for child in getattr(info, "children", []) or []:
+            node._add(child)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def row(self) -> int:
+        return self.parent.children.index(self) if self.parent else 0
+
+    def walk(self) -> Iterator["LayerNode"]:
+        """This node's descendants, depth first (not the node itself)."""
+        for child in self.children:
+            yield child
+            yield from child.walk()
+
+
+def schedule_summary(layer_plan: Any) -> str:
+    """Plain words for a layer's schedule, e.g. ``"50% → 80%, steps 0–1,000"``."""
+    if layer_plan is None or not getattr(layer_plan, "enabled", False):
+        return ""
+    config = layer_plan.schedule.get_config()
+    config = config.get("config", config)
+    end = config.get("end_step", -1)
+    end_text = "end" if end is None or end < 0 else f"{end:,}"
+    if "target_sparsity" in config:
+        text = f"constant {config['target_sparsity']:.0%}, steps {config['begin_step']:,}–{end_text}"
+    else:
+        text = f"{config['initial_sparsity']:.0%} → {config['final_sparsity']:.0%}, steps {config['begin_step']:,}–{end_text}"
+    extras = []
+    if tuple(getattr(layer_plan, "block_size", (1, 1)) or (1, 1)) != (1, 1):
+        extras.append("blocks {}×{}".format(*layer_plan.block_size))
+    if getattr(layer_plan, "sparsity_m_by_n", None):
+        extras.append("{}:{}".format(*layer_plan.sparsity_m_by_n))
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def target_sparsity(layer_plan: Any) -> float | None:
+    """The sparsity a layer's schedule ends at, or None when it is not pruned."""
+    if layer_plan is None or not getattr(layer_plan, "enabled", False):
+        return None
+    if getattr(layer_plan, "sparsity_m_by_n", None):
+        m, n = layer_plan.sparsity_m_by_n
+        return 1.0 - m / n
+    config = layer_plan.schedule.get_config()
+    config = config.get("config", config)
+    return float(config.get("target_sparsity", config.get("final_sparsity", 0.0)))
+
+
+class LayerTreeModel(QAbstractItemModel):
+    """Qt item model over a :class:`LayerNode` tree and a plan's ``layers`` dict.
+
+    Args:
+        make_plan: called with a layer name to create the ``LayerPlan`` of a layer the user
+            switches on for the first time (it carries the current default schedule).
+    """
+
+    planChanged = Signal()
+
+    def __init__(self, make_plan: Callable[[str], Any] | None = None, parent=None):
+        super().__init__(parent)
+        self._root = LayerNode(info=None)
+        self._plans: dict[str, Any] = {}
+        self._make_plan = make_plan
+
+    # --- content -------------------------------------------------------------------------
+    def set_description(self, description: Any, plans: dict[str, Any] | None = None) -> None:
+        """Show a model's layers; ``plans`` is the plan's ``layers`` dict (kept, not copied)."""
+        self.beginResetModel()
+        self._root = LayerNode.build(description.root)
+        self._plans = plans if plans is not None else {}
+        self.endResetModel()
+
+    def set_plans(self, plans: dict[str, Any]) -> None:
+        """Replace the plan (e.g. a suggested or loaded one) and refresh the plan columns."""
+        self._plans = plans
+        self.refresh_plan_columns()
+
+    @property
+    def plans(self) -> dict[str, Any]:
+        return self._plans
+
+    def set_make_plan(self, make_plan: Callable[[str], Any]) -> None:
+        self._make_plan = make_plan
+
+    def nodes(self) -> list[LayerNode]:
+        """Every layer node, depth first."""
+        return list(self._root.walk())
+
+    def prunable_nodes(self) -> list[LayerNode]:
+        return [n for n in self.nodes() if n.info.prunable]
+
+    def index_of(self, name: str, column: int = 0) -> QModelIndex:
+        """The index of the layer called ``name`` (invalid when there is none)."""
+        for node in self.nodes():
+            if node.name == name:
+                return self.createIndex(node.row, column, node)
+        return QModelIndex()
+
+    def is_enabled(self, name: str) -> bool:
+        plan = self._plans.get(name)
+        return bool(plan is not None and plan.enabled)
+
+    def set_enabled(self, names: list[str], enabled: bool) -> int:
+        """Switch pruning on or off for the named prunable layers; returns how many changed."""
+        changed = 0
+        for node in self.nodes():
+            if node.name not in names or not node.info.prunable or self.is_enabled(node.name) == enabled:
+                continue
+            plan = self._plans.get(node.name)
+            if plan is None:
+                if not enabled or self._make_plan is None:
+                    continue
+                plan = self._plans[node.name] = self._make_plan(node.name)
+            plan.enabled = enabled
+            changed += 1
+        if changed:
+            self.refresh_plan_columns()
+        return changed
+
+    def refresh_plan_columns(self) -> None:
+        """Tell views the prune, schedule and target columns changed for every row."""
+        self._emit_changed(self._root, COL_PRUNE, COL_TARGET)
+        self.planChanged.emit()
+
+    def _emit_changed(self, node: LayerNode, first: int, last: int) -> None:
+        if node.children:
+            top = self.createIndex(0, first, node.children[0])
+            bottom = self.createIndex(len(node.children) - 1, last, node.children[-1])
+            self.dataChanged.emit(top, bottom)
+            for child in node.children:
+                self._emit_changed(child, first, last)
+
+    # --- QAbstractItemModel ----------------------------------------------------------------
+    def _node(self, index: QModelIndex | QPersistentModelIndex) -> LayerNode:
+        return index.internalPointer() if index.isValid() else self._root
+
+    def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
+        node = self._node(parent)
+        if 0 <= row < len(node.children) and 0 <= column < len(COLUMNS):
+            return self.createIndex(row, column, node.children[row])
+        return QModelIndex()
+
+    def parent(self, index=QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        parent = index.internalPointer().parent
+        if parent is None or parent is self._root:
+            return QModelIndex()
+        return self.createIndex(parent.row, 0, parent)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == COL_PRUNE and index.internalPointer().info.prunable:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        node: LayerNode = index.internalPointer()
+        info, col = node.info, index.column()
+        if role == NodeRole:
+            return node
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(node, col)
+        if role == Qt.ItemDataRole.CheckStateRole and col == COL_PRUNE and info.prunable:
+            return Qt.CheckState.Checked if self.is_enabled(info.name) else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if not info.prunable:
+                return info.reason or "This layer cannot be pruned."
+            if col == COL_PRUNE:
+                return "Tick to prune this layer's weights during fine-tuning."
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_PARAMS, COL_TARGET):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, node: LayerNode, col: int):
+        info = node.info
+        if col == COL_NAME:
+            return info.name
+        if col == COL_TYPE:
+            return info.type
+        if col == COL_SHAPE:
+            return str(info.output_shape) if info.output_shape is not None else ""
+        if col == COL_PARAMS:
+            return f"{info.params:,}"
+        if col == COL_PRUNE:
+            return "" if info.prunable else "—"
+        plan = self._plans.get(info.name)
+        if col == COL_SCHEDULE:
+            return schedule_summary(plan)
+        if col == COL_TARGET:
+            target = target_sparsity(plan)
+            return "" if target is None else f"{target:.0%}"
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or index.column() != COL_PRUNE or role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked
+        return self.set_enabled([index.internalPointer().name], checked) > 0

@@ -1,0 +1,257 @@
+"""Builds the main window's widgets, actions, menus and shortcuts, and keeps them in step.
+
+Kept apart from :mod:`prune_studio.ui.main_window` (behaviour) so each stays readable.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_studio.ui.charts import ChartPanel
+from prune_studio.ui.layer_tree_model import COL_NAME, COL_PRUNE, LayerTreeModel, NodeRole  # noqa: F401
+from prune_studio.ui.log_panel import LogPanel
+from prune_studio.ui.plan_stats import summary_text
+from prune_studio.ui.schedule_editor import ScheduleEditor
+from prune_studio.ui.settings_panel import SettingsPanel
+
+log = logging.getLogger(__name__)
+
+
+def _optional_panel(module: str, name: str):
+    """The export/scan panel class when its module exists (they are built separately)."""
+    try:
+        mod = __import__(f"prune_studio.ui.{module}", fromlist=[name])
+        return getattr(mod, name)
+    except ImportError as exc:
+        log.info("%s is not available: %s", name, exc)
+        return None
+
+
+def _action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    label = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    action.setToolTip(f"{tip or text} ({label})" if label else (tip or text))
+    action.setStatusTip(tip or text)
+    action.triggered.connect(lambda _checked=False: slot())
+    window.addAction(action)
+    return action
+
+
+def _scroll(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+def build(w) -> None:
+    """Create every widget of the main window ``w`` and attach them as attributes."""
+    w.setAcceptDrops(True)
+    w.setDockOptions(w.dockOptions() | w.DockOption.AnimatedDocks)
+    w.tree_model = LayerTreeModel(make_plan=w._new_layer_plan, parent=w)
+    w.tree = QTreeView()
+    w.tree.setModel(w.tree_model)
+    w.tree.setAlternatingRowColors(True)
+    w.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    w.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    w.tree.setUniformRowHeights(True)
+    w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    w.tree.header().setStretchLastSection(True)
+    w.global_target = QDoubleSpinBox()
+    w.global_target.setRange(1, 99)
+    w.global_target.setValue(80)
+    w.global_target.setSuffix(" % zeros")
+    w.global_target.setToolTip("Target used for newly ticked layers, and for every pruned layer when you press Apply.")
+    apply_target = QPushButton("Apply to pruned layers")
+    apply_target.clicked.connect(w.apply_global_target)
+    prune_all = QPushButton("Prune all prunable")
+    prune_all.setToolTip("Tick every layer that can be pruned (Ctrl+Shift+A).")
+    prune_all.clicked.connect(w.prune_all_prunable)
+    same_type = QPushButton("Select same type")
+    same_type.setToolTip("Select every layer of the selected layer's type, to edit them together.")
+    same_type.clicked.connect(w.select_same_type)
+    buttons = QHBoxLayout()
+    buttons.addWidget(prune_all)
+    buttons.addWidget(same_type)
+    buttons.addStretch(1)
+    buttons.addWidget(QLabel("Target"))
+    buttons.addWidget(w.global_target)
+    buttons.addWidget(apply_target)
+    w.summary = QLabel("Open a model (Ctrl+O) or the demo (Ctrl+D) to start.")
+    w.summary.setObjectName("summaryBar")
+    w.summary.setWordWrap(True)
+    left = QWidget()
+    left_layout = QVBoxLayout(left)
+    left_layout.setContentsMargins(6, 6, 0, 6)
+    left_layout.addLayout(buttons)
+    left_layout.addWidget(w.tree, 1)
+    left_layout.addWidget(w.summary)
+
+    w.editor = ScheduleEditor()
+    w.settings_panel = SettingsPanel()
+    w.charts = ChartPanel()
+    export_cls, scan_cls = _optional_panel("export_panel", "ExportPanel"), _optional_panel("scan_panel", "ScanPanel")
+    w.export_panel = export_cls() if export_cls else None
+    w.scan_panel = scan_cls() if scan_cls else None
+    w.tabs = QTabWidget()
+    w.tabs.addTab(_scroll(w.editor), "Schedule")
+    w.tabs.addTab(_scroll(w.settings_panel), "Data && training")
+    w.tabs.addTab(w.charts, "Live charts")
+    if w.scan_panel is not None:
+        w.tabs.addTab(w.scan_panel, "Sensitivity scan")
+    if w.export_panel is not None:
+        w.tabs.addTab(w.export_panel, "Export")
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    splitter.addWidget(left)
+    splitter.addWidget(w.tabs)
+    splitter.setStretchFactor(0, 5)
+    splitter.setStretchFactor(1, 6)
+    splitter.setSizes([560, 680])
+    w.setCentralWidget(splitter)
+
+    w.log_panel = LogPanel()
+    w.log_dock = QDockWidget("Log", w)
+    w.log_dock.setObjectName("logDock")
+    w.log_dock.setWidget(w.log_panel)
+    w.log_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, w.log_dock)
+    w.resizeDocks([w.log_dock], [110], Qt.Orientation.Vertical)
+
+    w.status_text = QLabel("Ready")
+    w.busy = QProgressBar()
+    w.busy.setRange(0, 0)
+    w.busy.setMaximumWidth(120)
+    w.busy.setVisible(False)
+    w.progress = QProgressBar()
+    w.progress.setMinimumWidth(360)
+    w.progress.setVisible(False)
+    w.statusBar().addWidget(w.status_text, 1)
+    w.statusBar().addPermanentWidget(w.progress)
+    w.statusBar().addPermanentWidget(w.busy)
+    _build_actions(w)
+
+
+def _build_actions(w) -> None:
+    w.act_open = _action(w, "&Open model…", lambda: _ask_open(w), QKeySequence.StandardKey.Open, "Open a Keras model file")
+    w.act_demo = _action(w, "Open &demo", w.open_demo, "Ctrl+D", "Open the built-in digits model and data")
+    w.act_open_recipe = _action(w, "Open &recipe…", lambda: _ask_open_recipe(w), "Ctrl+Shift+O", "Open a saved recipe")
+    w.act_save = _action(w, "&Save recipe…", w.save_recipe, QKeySequence.StandardKey.Save, "Save model, plan and settings as a recipe")
+    w.act_quit = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.act_run = _action(w, "▶ Run", w.start_run, "Ctrl+R", "Fine-tune with pruning")
+    w.act_pause = _action(w, "⏸ Pause", w.toggle_pause, "Ctrl+P", "Pause or resume the run")
+    w.act_stop = _action(w, "⏹ Stop", w.stop_run, "Ctrl+.", "Stop the run after the current batch")
+    w.act_prune_all = _action(w, "Prune all prunable", w.prune_all_prunable, "Ctrl+Shift+A")
+    w.act_same_type = _action(w, "Select same type", w.select_same_type, "Ctrl+T")
+    w.act_log = w.log_dock.toggleViewAction()
+    w.act_log.setShortcut(QKeySequence("Ctrl+L"))
+    menu = w.menuBar().addMenu("&File")
+    for act in (w.act_open, w.act_demo, w.act_open_recipe):
+        menu.addAction(act)
+    w.recent_menu = menu.addMenu("Open recent")
+    menu.addSeparator()
+    menu.addAction(w.act_save)
+    menu.addSeparator()
+    menu.addAction(w.act_quit)
+    edit = w.menuBar().addMenu("&Layers")
+    edit.addAction(w.act_prune_all)
+    edit.addAction(w.act_same_type)
+    run = w.menuBar().addMenu("&Run")
+    for act in (w.act_run, w.act_pause, w.act_stop):
+        run.addAction(act)
+    view = w.menuBar().addMenu("&View")
+    view.addAction(w.act_log)
+    for i, title in enumerate(["Schedule", "Data and training", "Live charts"]):
+        view.addAction(_action(w, title, lambda i=i: w.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}"))
+    bar = w.addToolBar("Main")
+    bar.setObjectName("mainToolBar")
+    bar.setMovable(False)
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    for act in (w.act_open, w.act_demo, w.act_open_recipe, w.act_save):
+        bar.addAction(act)
+    bar.addSeparator()
+    for act in (w.act_run, w.act_pause, w.act_stop):
+        bar.addAction(act)
+    fill_recent_menu(w)
+
+
+def _ask_open(w) -> None:
+    path, _ = QFileDialog.getOpenFileName(w, "Open a Keras model", "", "Keras models (*.keras *.h5 *.hdf5);;All files (*)")
+    if path:
+        w.open_model(path)
+
+
+def _ask_open_recipe(w) -> None:
+    path, _ = QFileDialog.getOpenFileName(w, "Open a recipe", "", "Recipe (*.json)")
+    if path:
+        w.open_recipe(path)
+
+
+def fill_recent_menu(w) -> None:
+    w.recent_menu.clear()
+    recent = w.settings_store.value("recent", []) or []
+    if isinstance(recent, str):
+        recent = [recent]
+    for path in recent:
+        w.recent_menu.addAction(Path(path).name, lambda p=path: w.open_model(p)).setToolTip(path)
+    w.recent_menu.setEnabled(bool(recent))
+
+
+def update_actions(w) -> None:
+    """Enable what makes sense in the current state (loading, idle, running, paused)."""
+    s = w.session
+    running = w.run.running
+    loading = bool(w._loaders)
+    has_plan = any(p.enabled for p in s.plans.values())
+    ready = s.loaded is not None and s.dataset is not None and not loading
+    w.act_run.setEnabled(ready and has_plan and not running)
+    w.act_pause.setEnabled(running and w.run.state in ("running", "paused"))
+    w.act_pause.setText("▶ Resume" if w.run.state == "paused" else "⏸ Pause")
+    w.act_stop.setEnabled(running and w.run.state != "stopping")
+    w.act_save.setEnabled(s.loaded is not None)
+    for act in (w.act_open, w.act_demo, w.act_open_recipe):
+        act.setEnabled(not running and not loading)
+    w.tree.setEnabled(not running)
+    w.editor.setEnabled(not running and w.editor.isEnabled())
+    w.settings_panel.setEnabled(not running)
+    if not ready and not running and s.loaded is not None and s.dataset is None and not loading:
+        w.status_text.setText("Load data in the 'Data and training' tab to run.")
+
+
+def update_summary(w) -> None:
+    if w.session.description is not None:
+        w.summary.setText(summary_text(w.session.description, w.session.plans))
+
+
+def select_names(w, names: list[str]) -> None:
+    """Select the rows of the named layers in the tree."""
+    selection = QItemSelection()
+    for name in names:
+        index = w.tree_model.index_of(name)
+        if index.isValid():
+            selection.select(index, index)
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    w.tree.selectionModel().select(selection, flags)

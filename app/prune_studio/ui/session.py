@@ -1,0 +1,81 @@
+"""What the window works on, and the background tasks that fill it.
+
+:class:`Session` holds the loaded model, its description, the data set, the plan's layers and
+the last run's result. The ``load_*`` functions run in worker threads (they import
+TensorFlow); the window calls them through :class:`~prune_studio.ui.worker.Worker`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Session:
+    """The state behind the window (plain Python; no Qt)."""
+
+    loaded: Any = None  # models.LoadedModel
+    description: Any = None  # models.ModelDescription
+    dataset: Any = None  # data.Dataset
+    data_spec: dict | None = None
+    plans: dict[str, Any] = field(default_factory=dict)  # layer name -> LayerPlan
+    result: Any = None  # training.FineTuneResult of the last run
+    model_path: Path | None = None
+    trust: bool = False
+
+    def plan(self):
+        """The :class:`~prune_studio.pruning.plan.PruningPlan` of the enabled and disabled layers."""
+        from prune_studio.pruning.plan import PruningPlan
+
+        return PruningPlan(layers=dict(self.plans))
+
+    def current_model(self):
+        """The model to export: the pruned one after a run, else the one opened."""
+        if self.result is not None:
+            return self.result.stripped_model
+        return self.loaded.model if self.loaded is not None else None
+
+
+def load_model_task(path: str, trust: bool) -> tuple[Any, Any]:
+    """Open and describe a model file (runs in a worker; imports TensorFlow)."""
+    from prune_studio.models import describe_model, load_model
+
+    loaded = load_model(path, trust=trust)
+    return loaded, describe_model(loaded.model, path=path)
+
+
+def load_data_task(spec: dict, input_shape: Any = None, model: Any = None) -> tuple[Any, list]:
+    """Load a data set and check it against the model (runs in a worker)."""
+    from prune_studio.data import DataSpec, check_data, load_data
+
+    dataset = load_data(DataSpec.from_dict(spec), input_shape=input_shape)
+    issues = check_data(dataset, model) if model is not None else []
+    return dataset, issues
+
+
+def with_end_step(schedule: Any, end_step: int) -> Any:
+    """A copy of ``schedule`` that reaches its target at ``end_step`` (Constant: unchanged)."""
+    config = schedule.get_config()
+    inner = dict(config.get("config", config))
+    if "target_sparsity" in inner:
+        return schedule
+    inner["end_step"] = max(int(end_step), inner["begin_step"] + 1)
+    return type(schedule).from_config(inner)
+
+
+def with_target(schedule: Any, target: float) -> Any:
+    """A copy of ``schedule`` that ends at ``target`` zeros."""
+    config = schedule.get_config()
+    inner = dict(config.get("config", config))
+    key = "target_sparsity" if "target_sparsity" in inner else "final_sparsity"
+    inner[key] = float(target)
+    if "initial_sparsity" in inner:
+        inner["initial_sparsity"] = min(inner["initial_sparsity"], float(target))
+    return type(schedule).from_config(inner)
+
+
+def default_frequency(end_step: int) -> int:
+    """Update masks about twenty times over the ramp, and at most every 100 steps."""
+    return max(1, min(100, end_step // 20))

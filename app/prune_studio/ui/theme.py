@@ -1,0 +1,75 @@
+"""Light and dark themes that follow the system colour scheme.
+
+The style sheets live in ``resources/style/{light,dark}.qss``; pyqtgraph gets matching
+background and foreground colours so charts blend in. The palette follows the system
+(``QStyleHints.colorScheme``) and switches live when the system changes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+from prune_studio.resources import resource_path
+
+log = logging.getLogger(__name__)
+
+#: Chart colours per theme: background, foreground, and a cycle of line colours.
+CHART_COLOURS = {
+    "light": {"bg": "#ffffff", "fg": "#3b4452", "grid": 60},
+    "dark": {"bg": "#181a1e", "fg": "#c9d1dc", "grid": 80},
+}
+LINE_COLOURS = ["#2f6fd6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#b06000", "#e52592"]
+
+
+def system_scheme() -> str:
+    """``"dark"`` when the platform reports a dark colour scheme, else ``"light"``."""
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme() if hints is not None else Qt.ColorScheme.Unknown
+    return "dark" if scheme == Qt.ColorScheme.Dark else "light"
+
+
+def current_scheme() -> str:
+    """The scheme last applied with :func:`apply_theme` (``"light"`` before any)."""
+    app = QApplication.instance()
+    return (app.property("pruneStudioScheme") if app else None) or "light"
+
+
+def apply_theme(app: QApplication, scheme: str | None = None) -> str:
+    """Apply the light or dark style sheet (the system's choice when ``scheme`` is None)."""
+    scheme = scheme or system_scheme()
+    app.setStyle("Fusion")
+    try:
+        qss = resource_path("style", f"{scheme}.qss").read_text(encoding="utf-8")
+    except OSError:
+        log.warning("style sheet for the %s theme is missing; using Qt defaults", scheme)
+        qss = ""
+    app.setStyleSheet(qss)
+    colours = CHART_COLOURS[scheme]
+    pg.setConfigOptions(background=colours["bg"], foreground=colours["fg"], antialias=True)
+    app.setProperty("pruneStudioScheme", scheme)
+    return scheme
+
+
+def follow_system(app: QApplication) -> None:
+    """Re-apply the theme whenever the system switches between light and dark."""
+    hints = QGuiApplication.styleHints()
+    if hints is not None:
+        hints.colorSchemeChanged.connect(lambda _scheme: apply_theme(app))
+
+
+def app_icon() -> QIcon:
+    """The application icon from ``resources/icons`` (empty when the icons are missing)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        try:
+            path = resource_path("icons", f"prune-studio-{size}.png")
+        except FileNotFoundError:
+            return icon
+        if path.exists():
+            icon.addFile(str(path))
+    return icon
