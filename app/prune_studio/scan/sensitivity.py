@@ -55,6 +55,7 @@ def sensitivity_scan(
     control: Any = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    split: str = "test",
 ) -> ScanResult:
     """Measure the model with one layer at a time pruned to each sparsity.
 
@@ -72,6 +73,8 @@ def sensitivity_scan(
             are returned with ``stopped=True``.
         cache_dir: Where results are remembered; :func:`cache.default_cache_dir` when None.
         use_cache: False to neither read nor write the cache.
+        split: The part of the data to measure on, ``"test"`` or ``"train"`` (to keep the
+            test part unseen when the plan is judged on it later).
 
     Returns:
         The :class:`ScanResult`; its curves hold the requested layers only.
@@ -87,7 +90,7 @@ def sensitivity_scan(
     if not by_name:
         raise ScanError(f"The model '{model.name}' has no layer that can be pruned, so there is nothing to scan.")
     names = _check_layers(layers, by_name)
-    x, y = dataset.sample(int(max_samples), split="test")
+    x, y = dataset.sample(int(max_samples), split=split)
     if len(x) == 0:
         raise ScanError("The data has no test examples to measure the model on; give data with a test part.")
     metric_name, higher_is_better, score = _metric_for(model, y)
@@ -143,7 +146,7 @@ def sensitivity_scan(
 
 def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None = None,
                 sparsities: Sequence[float] = DEFAULT_SPARSITIES, max_samples: int = 512,
-                cache_dir: str | Path | None = None) -> ScanResult | None:
+                cache_dir: str | Path | None = None, split: str = "test") -> ScanResult | None:
     """The remembered result for these arguments, or None; never measures anything.
 
     Lets the window show an earlier scan as soon as a model is opened.
@@ -151,7 +154,7 @@ def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None =
     grid = _check_sparsities(sparsities)
     by_name = {layer.name: layer for layer in prunable_layers(model)}
     names = _check_layers(layers, by_name)
-    x, y = dataset.sample(int(max_samples), split="test")
+    x, y = dataset.sample(int(max_samples), split=split)
     cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
     known = cache.load(cache_path, cache.scan_key(model.get_weights(), x, y, grid))
     if known is None or not names or any(name not in known.curves for name in names):

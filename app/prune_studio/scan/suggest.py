@@ -41,7 +41,8 @@ def suggest_plan(scan: ScanResult, max_drop: float | None = None, target_sparsit
 
     Returns:
         A :class:`PruningPlan` whose layers ramp from 0 to their target with
-        :class:`PolynomialDecay`; layers left at 0 are switched off.
+        :class:`PolynomialDecay`, updating masks about ten times over the ramp (at most every
+        100 steps); layers left at 0 are switched off.
 
     Raises:
         ScanError: Neither or both of ``max_drop`` and ``target_sparsity`` given, a value out
@@ -50,12 +51,14 @@ def suggest_plan(scan: ScanResult, max_drop: float | None = None, target_sparsit
     if end_step <= begin_step:
         raise ScanError(f"end_step must come after begin_step ({begin_step}), not {end_step}.")
     targets = suggest_targets(scan, max_drop=max_drop, target_sparsity=target_sparsity)
+    # About ten mask updates over the ramp, but not more often than the engine's default.
+    frequency = max(1, min(100, (end_step - begin_step) // 10))
     layers = {}
     for name in scan.params:
         target = targets.get(name, 0.0)
         if target > 0:
             schedule = PolynomialDecay(initial_sparsity=0.0, final_sparsity=target,
-                                       begin_step=begin_step, end_step=end_step)
+                                       begin_step=begin_step, end_step=end_step, frequency=frequency)
             layers[name] = LayerPlan(enabled=True, schedule=schedule)
         else:
             layers[name] = LayerPlan(enabled=False)

@@ -1,0 +1,114 @@
+"""``prune-studio-cli scan MODEL --data DATA``: how much each layer can lose, and a suggested plan.
+
+Prints, for every prunable layer, the metric with only that layer pruned to each sparsity
+(no fine-tuning), and with ``--max-drop`` or ``--target-sparsity`` the per-layer targets of a
+suggested plan, which ``--plan-out`` saves as JSON for a recipe or the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "scan",
+        help="measure how much each layer can be pruned before the model gets worse, and suggest a plan",
+        description="Prune one layer at a time to several shares of zeros, without retraining, and measure "
+        "the model on a sample of the test data. Optionally suggest a plan from the results.",
+    )
+    p.add_argument("model", help="a Keras model file (.keras, .h5 or a SavedModel folder)")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--trust", action="store_true", help="allow the model file to run its own code (Lambda layers)")
+    p.add_argument("--layers", help="comma-separated layer names to scan (default: every prunable layer)")
+    p.add_argument("--sparsities", default="0,30,50,70,80,90,95",
+                   help="comma-separated shares of zeros to try, in percent (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=512, help="test examples per measurement (default: %(default)s)")
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--max-drop", type=float, metavar="POINTS",
+                      help="suggest a plan that loses at most this many accuracy points (e.g. 1)")
+    goal.add_argument("--target-sparsity", type=float, metavar="PERCENT",
+                      help="suggest a plan with this share of zeros overall, in percent (e.g. 80)")
+    p.add_argument("--begin-step", type=int, default=0, help="training step where the suggested pruning starts")
+    p.add_argument("--end-step", type=int, default=1000, help="training step where each layer reaches its target")
+    p.add_argument("--plan-out", type=Path, help="write the suggested plan to this JSON file")
+    p.add_argument("--no-cache", action="store_true", help="measure again even if this scan was done before")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sparsities = _percent_list(args.sparsities)
+    if args.plan_out is not None and args.max_drop is None and args.target_sparsity is None:
+        raise CliInputError("--plan-out needs --max-drop or --target-sparsity to say which plan to suggest.")
+    from prune_studio.cli.common import load_inputs
+    from prune_studio.scan import projected_sparsity, sensitivity_scan, suggest_plan, suggest_targets
+
+    loaded, dataset = load_inputs(args.model, data_spec_from_arg(args.data), trust=args.trust)
+    layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
+    result = sensitivity_scan(loaded.model, dataset, layers=layers, sparsities=sparsities,
+                              max_samples=args.samples, progress=_progress, use_cache=not args.no_cache)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    accuracy = result.metric_name == "accuracy"
+    payload = {"model": str(args.model), "data": args.data, **result.to_dict()}
+    lines = _table(result)
+    if args.max_drop is not None or args.target_sparsity is not None:
+        goal = {
+            "max_drop": None if args.max_drop is None else (args.max_drop / 100 if accuracy else args.max_drop),
+            "target_sparsity": None if args.target_sparsity is None else args.target_sparsity / 100,
+        }
+        plan = suggest_plan(result, begin_step=args.begin_step, end_step=args.end_step, **goal)
+        targets = suggest_targets(result, **goal)
+        overall = projected_sparsity(plan, result.params)
+        payload.update(plan=plan.to_dict(), targets=targets, projected_sparsity=overall)
+        lines += ["", f"Suggested plan: {overall:.1%} zeros overall"]
+        lines += [f"  {name:<32} {targets.get(name, 0.0):6.1%}" for name in result.params]
+        if args.plan_out is not None:
+            args.plan_out.write_text(json.dumps(plan.to_dict(), indent=2), encoding="utf-8")
+            lines.append(f"Plan written to {args.plan_out}")
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _percent_list(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise CliInputError(f"--sparsities {text!r} is not a list of numbers; give percentages like 0,50,90.") from None
+    bad = [v for v in values if not 0 <= v < 100]
+    if bad or not values:
+        raise CliInputError(f"--sparsities {text!r} must hold percentages from 0 up to (not including) 100.")
+    return [v / 100 for v in values]
+
+
+def _progress(fraction: float, text: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r[{fraction:4.0%}] {text}\033[K")
+        sys.stderr.flush()
+
+
+def _table(result) -> list[str]:
+    accuracy = result.metric_name == "accuracy"
+
+    def fmt(value: float) -> str:
+        return f"{value:.1%}" if accuracy else f"{value:.4g}"
+
+    sparsities = sorted({s for curve in result.curves.values() for s, _ in curve})
+    lines = [f"Original model: {result.metric_name} {fmt(result.baseline)} on {result.num_samples} test examples",
+             "Each row prunes only that layer (no retraining); columns are the share of zeros in it.", ""]
+    header = f"{'layer':<24} {'weights':>10} {'safe up to':>10}" + "".join(f"{s:>8.0%}" for s in sparsities)
+    lines.append(header)
+    for name, curve in result.curves.items():
+        values = dict(curve)
+        row = f"{name:<24} {result.params[name]:>10,} {result.safe_sparsity(name, 0.01 if accuracy else 0.0):>10.0%}"
+        row += "".join(f"{fmt(values[s]) if s in values else '':>8}" for s in sparsities)
+        lines.append(row)
+    if accuracy:
+        lines.append("'safe up to': the most zeros that keep accuracy within 1 point of the original.")
+    return lines
