@@ -14,7 +14,7 @@ from prune_studio.training.errors import TrainingError
 
 def compile_for(model: "keras.Model", compile_settings: Any, optimizer: Any = "adam") -> None:
     """Compile ``model`` with the loss and metrics of ``compile_settings`` (a ``CompileSettings``)."""
-    model.compile(optimizer=optimizer, loss=compile_settings.loss, metrics=list(compile_settings.metrics))
+    model.compile(optimizer=optimizer, loss=compile_settings.keras_loss(), metrics=list(compile_settings.metrics))
 
 
 def test_inputs(dataset: Any, batch_size: int) -> dict[str, Any]:
