@@ -205,6 +205,7 @@ def _split(dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _calibration(dataset, n: int) -> np.ndarray:
-    x, _ = _split(dataset, "train")
-    idx = np.random.default_rng(0).permutation(len(x))[:n]
-    return x[np.sort(idx)]
+    """``n`` shuffled training inputs: representative of every class, even for folders."""
+    for x, _ in dataset.train_ds(n, shuffle=True).take(1):
+        return np.asarray(x)
+    raise ExportError("The data set has no training samples; the full-integer int8 model needs them to calibrate.")

@@ -1,0 +1,114 @@
+"""Export the pruned demo model with every artifact kind; check files, accuracy and report."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from prune_studio.compat import keras
+from prune_studio.export import ExportReport, ExportSettings, export_all, gzip_size
+
+ALL = ExportSettings(keras=True, h5=True, tflite=("float32", "dynamic", "float16", "int8"),
+                     int8_io="int8", sparse=True)
+
+
+@pytest.fixture(scope="module")
+def exported(pruned_demo, digits_dataset, demo_model_file, tmp_path_factory):
+    original, wrapped = pruned_demo
+    out = tmp_path_factory.mktemp("demo_export")
+    seen = []
+    report = export_all(wrapped, digits_dataset, out, ALL, baseline_path=demo_model_file,
+                        baseline_model=original, progress=lambda f, t: seen.append((f, t)))
+    from prune_studio.pruning import strip_pruning
+
+    stripped = strip_pruning(wrapped)
+    pred = stripped.predict(digits_dataset.x_test, verbose=0).argmax(axis=1)
+    reference = float(np.mean(pred == digits_dataset.y_test))
+    return report, out, seen, reference, stripped
+
+
+def test_every_artifact_file_is_written_verified_and_measured(exported):
+    report, out, _, reference, _ = exported
+    names = sorted(Path(a.path).name for a in report.artifacts)
+    expected = ["model.h5", "model.keras"] + [
+        f"model_{k}{s}.tflite" for k in ("dynamic", "float16", "float32", "int8") for s in ("", "_sparse")
+    ]
+    assert names == sorted(expected)
+    for art in report.artifacts:
+        assert art.ok, (art.name, art.note)
+        path = Path(art.path)
+        assert path.parent == out and path.is_file()
+        assert art.bytes == path.stat().st_size
+        assert art.gzip_bytes == gzip_size(path)
+        assert art.latency_ms is not None and art.latency_ms > 0
+        # Float files match the stripped model; quantized ones stay within two points of it.
+        tolerance = 0.003 if art.format != "tflite" or "float" in Path(art.path).name else 0.02
+        assert abs(art.accuracy - reference) <= tolerance, (art.name, art.accuracy, reference)
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_keras_files_hold_the_stripped_weights(exported, digits_dataset):
+    report, out, _, _, stripped = exported
+    for name in ("model.keras", "model.h5"):
+        reloaded = keras.models.load_model(out / name, compile=False)
+        assert not any("prune_low_magnitude" in layer.name for layer in reloaded.layers)
+        for a, b in zip(reloaded.get_weights(), stripped.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pruning_and_quantization_shrink_the_gzipped_file(exported):
+    report, *_ = exported
+    by_name = {Path(a.path).name: a for a in report.artifacts}
+    base = report.baseline["gzip_bytes"]
+    assert base / by_name["model.keras"].gzip_bytes > 2.5
+    assert base / by_name["model_int8.tflite"].gzip_bytes > 8
+    assert by_name["model_int8_sparse.tflite"].bytes < by_name["model_int8.tflite"].bytes
+
+
+def test_int8_io_file_takes_int8_input(exported):
+    report, out, *_ = exported
+    interp = Interpreter(model_path=str(out / "model_int8.tflite"))
+    assert interp.get_input_details()[0]["dtype"] == np.int8
+    assert interp.get_output_details()[0]["dtype"] == np.int8
+
+
+def test_delegate_fallback_note_matches_what_the_default_interpreter_does(exported):
+    report, *_ = exported
+    for art in (a for a in report.artifacts if a.format == "tflite"):
+        try:
+            Interpreter(model_path=art.path).allocate_tensors()
+            default_runs = True
+        except Exception:  # noqa: BLE001 - the delegate's refusal is what we probe
+            default_runs = False
+        assert ("without the XNNPack delegate" in art.note) == (not default_runs), (art.name, art.note)
+
+
+def test_report_json_has_baseline_artifacts_and_sparsity(exported, demo_model_file):
+    report, out, seen, _, stripped = exported
+    data = json.loads((out / "report.json").read_text())
+    assert data["baseline"]["bytes"] == Path(demo_model_file).stat().st_size
+    assert data["baseline"]["gzip_bytes"] == gzip_size(demo_model_file)
+    assert 0.97 < data["baseline"]["accuracy"] <= 1
+    for art in data["artifacts"]:
+        assert set(art) >= {"name", "format", "path", "bytes", "gzip_bytes", "accuracy", "latency_ms", "ok", "note"}
+    sp = data["sparsity"]
+    assert sp["layers"]["dense1"] == pytest.approx(0.8, abs=0.01)
+    assert 0.75 < sp["overall"] < 0.82
+    assert sp["nonzero"] == sum(int(np.count_nonzero(w)) for w in stripped.get_weights())
+    assert data["artifacts"][0]["nonzero"] == sp["nonzero"] < data["baseline"]["nonzero"]
+    assert ExportReport.from_dict(data).to_dict() == data
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_csv_and_html_reports(exported):
+    report, out, *_ = exported
+    lines = (out / "report.csv").read_text().splitlines()
+    assert lines[0].startswith("name,format,bytes,gzip_bytes,ratio")
+    assert len(lines) == 2 + len(report.artifacts)
+    page = (out / "report.html").read_text()
+    assert "<svg" in page and "TFLite full-integer int8" in page and "int8_io" in page
+    assert zipfile.is_zipfile(out / "model.keras")
