@@ -1,0 +1,307 @@
+"""The layer wrapper that prunes the layer inside it: ``PruneLowMagnitude``.
+
+Compatible with the reference wrapper (same name, arguments, config and ``pruning_step``), but
+built for speed and exactness:
+
+* the step counter lives in the graph: each training call reads ``pruning_step``, updates masks
+  only when the schedule says so (inside a ``tf.cond``), and adds one, so the Keras callback has
+  no per-batch work;
+* masks are applied through the weight variables' constraints, which every tf-keras optimizer
+  applies right after its update, so the weights that training, checkpoints and stripping see
+  are exactly sparse after every step, without re-assigning them in the forward pass;
+* mask and step variables are ``ON_READ`` (one copy per replica, each computed from identical
+  mirrored weights), so the wrapper works under ``tf.distribute.MirroredStrategy`` without
+  cross-replica synchronisation inside control flow.
+"""
+
+import inspect
+import weakref
+
+from prune_studio.compat import keras, tf
+from prune_studio.pruning import masks, registry
+from prune_studio.pruning.schedules import ConstantSparsity, PruningSchedule, deserialize
+
+_ON_READ = dict(
+    trainable=False,
+    synchronization=tf.VariableSynchronization.ON_READ,
+    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+)
+
+
+def validate_block_size(block_size):
+    """Return ``block_size`` as a tuple of two positive ints or raise ValueError."""
+    try:
+        size = tuple(int(v) for v in block_size)
+        ok = len(size) == 2 and all(v >= 1 for v in size) and all(int(v) == v for v in block_size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"block_size must be two positive integers such as (1, 4), got block_size={block_size!r}.")
+    return size
+
+
+def validate_pooling(block_pooling_type):
+    """Return the pooling type upper-cased or raise ValueError unless it is AVG or MAX."""
+    kind = str(block_pooling_type).upper() if isinstance(block_pooling_type, str) else None
+    if kind not in ("AVG", "MAX"):
+        raise ValueError(f"block_pooling_type must be 'AVG' or 'MAX', got block_pooling_type={block_pooling_type!r}.")
+    return kind
+
+
+def validate_m_by_n(sparsity_m_by_n):
+    """Return ``(m, n)`` (m zeros in every n weights, 0 < m < n) or None; raise ValueError otherwise."""
+    if sparsity_m_by_n is None:
+        return None
+    try:
+        m, n = sparsity_m_by_n
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (m, n)) and 0 < m < n
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            "sparsity_m_by_n must be two integers (m, n) with 0 < m < n, such as (2, 4), "
+            f"got sparsity_m_by_n={sparsity_m_by_n!r}."
+        )
+    return (m, n)
+
+
+class _MaskConstraint:
+    """Variable constraint ``w -> inner(w) * mask``, applied by the optimizer after each update."""
+
+    def __init__(self, mask, inner):
+        self.mask = mask
+        self.inner = inner
+
+    def __call__(self, w):
+        if self.inner is not None:
+            w = self.inner(w)
+        return w * tf.cast(self.mask, w.dtype)
+
+
+def _set_constraint(variable, constraint):
+    for component in getattr(variable, "values", None) or (variable,):
+        component._constraint = constraint
+
+
+class PruneLowMagnitude(keras.layers.Wrapper):
+    """Wraps a layer and prunes its weights by magnitude during training.
+
+    Args:
+        layer: the Keras layer to prune (see :func:`registry.prunability`).
+        pruning_schedule: a :class:`PruningSchedule`; default ``ConstantSparsity(0.5, 0)``.
+        block_size: ``(rows, cols)`` blocks pruned together (rank-2 weights only).
+        block_pooling_type: ``'AVG'`` or ``'MAX'``, how a block's magnitude is scored.
+        sparsity_m_by_n: ``(m, n)``: m zeros in every n weights along the input channels.
+        **kwargs: Keras layer arguments (``name`` defaults to ``prune_low_magnitude_<layer>``).
+    """
+
+    def __init__(
+        self,
+        layer,
+        pruning_schedule=ConstantSparsity(0.5, 0),
+        block_size=(1, 1),
+        block_pooling_type="AVG",
+        sparsity_m_by_n=None,
+        **kwargs,
+    ):
+        if not isinstance(layer, keras.layers.Layer):
+            raise ValueError(
+                f"Please initialize `Prune` layer with a `Layer` instance, got layer={layer!r}."
+            )
+        if not isinstance(pruning_schedule, PruningSchedule):
+            raise ValueError(
+                "pruning_schedule must be a PruningSchedule such as ConstantSparsity(0.5, 0), "
+                f"got pruning_schedule={pruning_schedule!r}."
+            )
+        ok, reason = registry.prunability(layer)
+        if not ok and registry.has_weights(layer):
+            raise ValueError(
+                f"Please initialize `Prune` with a supported layer; layer {layer.name!r} is not: {reason}"
+            )
+        kwargs.setdefault("name", f"prune_low_magnitude_{layer.name}")
+        super().__init__(layer, **kwargs)
+        self.pruning_schedule = pruning_schedule
+        self.block_size = validate_block_size(block_size)
+        self.block_pooling_type = validate_pooling(block_pooling_type)
+        self.sparsity_m_by_n = validate_m_by_n(sparsity_m_by_n)
+        if self.sparsity_m_by_n and self.block_size != (1, 1):
+            raise ValueError(
+                f"sparsity_m_by_n={sparsity_m_by_n!r} cannot be combined with block_size={block_size!r}; "
+                "use one or the other."
+            )
+        self._prunable = ok
+        self.pruning_vars = []
+        self._vars_ready = False
+        self._stepped = weakref.WeakKeyDictionary()
+        self._call_has_training = "training" in inspect.signature(layer.call).parameters
+
+    # ----------------------------------------------------------------- building
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        super().build(input_shape)
+        self.pruning_step = self.add_weight(
+            "pruning_step", shape=[], dtype=tf.int64, initializer=keras.initializers.Constant(-1), **_ON_READ
+        )
+        if self._prunable and self._inner_has_weights():
+            self._make_pruning_vars()
+
+    def _inner_has_weights(self):
+        if isinstance(self.layer, keras.layers.MultiHeadAttention):
+            return self.layer._built_from_signature
+        return True
+
+    def _make_pruning_vars(self):
+        """Create a mask and a threshold per prunable weight and hook the masks in."""
+        weights = registry.prunable_weights(self.layer)
+        self._check_shapes(weights)
+        used = set()
+        for weight in weights:
+            base = weight.name.split("/")[-1].split(":")[0]
+            name, i = base, 1
+            while name in used:
+                name, i = f"{base}_{i}", i + 1
+            used.add(name)
+            mask = self.add_weight(
+                f"{name}_mask", shape=weight.shape, dtype=weight.dtype, initializer="ones", **_ON_READ
+            )
+            threshold = self.add_weight(
+                f"{name}_threshold", shape=[], dtype=weight.dtype, initializer="zeros", **_ON_READ
+            )
+            _set_constraint(weight, _MaskConstraint(mask, weight.constraint))
+            self.pruning_vars.append((weight, mask, threshold))
+        self._vars_ready = True
+
+    def _check_shapes(self, weights):
+        for weight in weights:
+            shape = tuple(weight.shape)
+            if self.block_size != (1, 1) and len(shape) != 2:
+                raise ValueError(
+                    f"Block sparsity (block_size={self.block_size}) can only be used for layers with "
+                    f"2-dimensional weights; {self.layer.name!r} has a weight of shape {shape}."
+                )
+            if self.sparsity_m_by_n:
+                n = self.sparsity_m_by_n[1]
+                if len(shape) < 2 or shape[-2] < n:
+                    raise ValueError(
+                        f"sparsity_m_by_n={self.sparsity_m_by_n} needs weights of rank >= 2 with at "
+                        f"least {n} input channels; {self.layer.name!r} has a weight of shape {shape}."
+                    )
+
+    # ----------------------------------------------------------------- masks
+    def _new_mask(self, weight, sparsity):
+        if self.sparsity_m_by_n:
+            return masks.m_by_n_mask(weight, self.sparsity_m_by_n)
+        if self.block_size != (1, 1):
+            return masks.block_mask(weight, sparsity, self.block_size, self.block_pooling_type)
+        return masks.magnitude_mask(weight, sparsity)
+
+    def update_masks(self, sparsity):
+        """Recompute every mask for ``sparsity`` and zero the pruned weights."""
+        assign_weights = not tf.distribute.has_strategy()
+        for weight, mask, threshold in self.pruning_vars:
+            new_threshold, new_mask = self._new_mask(weight, sparsity)
+            mask.assign(new_mask)
+            threshold.assign(new_threshold)
+            if assign_weights:
+                weight.assign(weight * new_mask)
+
+    def apply_masks(self):
+        """Zero the pruned weights now (``weights *= mask``); a no-op when they already are."""
+        for weight, mask, _ in self.pruning_vars:
+            weight.assign(weight * tf.cast(mask, weight.dtype))
+
+    def _first_call_this_step(self):
+        """False for a second call of a shared wrapper in the same traced step and replica."""
+        if tf.executing_eagerly():
+            return True
+        graph = tf.compat.v1.get_default_graph()
+        replica = id(tf.distribute.get_replica_context())
+        seen = self._stepped.setdefault(graph, set())
+        if replica in seen:
+            return False
+        seen.add(replica)
+        return True
+
+    def _training_update(self):
+        step = tf.maximum(self.pruning_step.read_value(), 0)
+        if self.pruning_vars:
+            should_prune, sparsity = self.pruning_schedule(step)
+
+            def update():
+                self.update_masks(sparsity)
+                return tf.constant(True)
+
+            tf.cond(should_prune, update, lambda: tf.constant(False))
+        self.pruning_step.assign(step + 1)
+
+    # ----------------------------------------------------------------- calling
+    def call(self, inputs, *args, training=None, **kwargs):
+        if self._prunable and not self._vars_ready:
+            if isinstance(self.layer, keras.layers.MultiHeadAttention):
+                value = args[0] if args else kwargs.get("value")
+                self.layer._build_from_signature(query=inputs, value=value, key=kwargs.get("key"))
+            self._make_pruning_vars()
+        if training is None:
+            training = keras.backend.learning_phase()
+        if isinstance(training, (bool, int)):
+            if training and self._first_call_this_step():
+                self._training_update()
+        elif self._first_call_this_step():
+            tf.cond(
+                tf.cast(training, tf.bool),
+                lambda: (self._training_update(), tf.constant(True))[1],
+                lambda: tf.constant(False),
+            )
+        if self._call_has_training:
+            kwargs["training"] = training
+        return self.layer.call(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.layer.compute_mask(inputs, mask)
+
+    # ----------------------------------------------------------------- config
+    def get_prunable_weights(self):
+        """The weights this wrapper prunes."""
+        return [weight for weight, _, _ in self.pruning_vars]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "pruning_schedule": self.pruning_schedule.get_config(),
+                "block_size": list(self.block_size),
+                "block_pooling_type": self.block_pooling_type,
+                "sparsity_m_by_n": list(self.sparsity_m_by_n) if self.sparsity_m_by_n else None,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        schedule = deserialize(config.pop("pruning_schedule"), custom_objects)
+        layer = keras.layers.deserialize(config.pop("layer"), custom_objects=custom_objects)
+        m_by_n = config.pop("sparsity_m_by_n", None)
+        config["sparsity_m_by_n"] = tuple(m_by_n) if m_by_n else None
+        config["block_size"] = tuple(config.get("block_size", (1, 1)))
+        return cls(layer, pruning_schedule=schedule, **config)
+
+    @property
+    def trainable(self):
+        return self.layer.trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self.layer.trainable = value
+
+    @property
+    def trainable_weights(self):
+        return self.layer.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self.layer.non_trainable_weights + self._non_trainable_weights
