@@ -23,6 +23,7 @@ import numpy as np
 from prune_studio.compat import keras, tf
 from prune_studio.errors import PruneStudioError
 from prune_studio.pruning import masks, registry
+from prune_studio.pruning.plan import prunable_layer_names
 from prune_studio.scan import cache
 from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
 _BATCH = 128
@@ -34,15 +35,11 @@ class ScanError(PruneStudioError):
     """The scan cannot run with these arguments (unknown layer, bad sparsity, odd model)."""
 
 
-def prunable_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The layers the engine can prune, in model order, looking inside nested models."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found += prunable_layers(layer)
-        elif registry.prunability(layer)[0] and registry.prunable_weights(layer):
-            found.append(layer)
-    return found
+def prunable_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """The layers the engine can prune, by name in model order, nested models included."""
+    by_name = {module.name: module for module in model.submodules if isinstance(module, keras.layers.Layer)}
+    return {name: by_name[name] for name in prunable_layer_names(model)
+            if name in by_name and registry.prunable_weights(by_name[name])}
 
 
 def sensitivity_scan(
@@ -86,7 +83,7 @@ def sensitivity_scan(
     grid = _check_sparsities(sparsities)
     if int(max_samples) < 1:
         raise ScanError(f"max_samples must be at least 1, not {max_samples}.")
-    by_name = {layer.name: layer for layer in prunable_layers(model)}
+    by_name = prunable_layers(model)
     if not by_name:
         raise ScanError(f"The model '{model.name}' has no layer that can be pruned, so there is nothing to scan.")
     names = _check_layers(layers, by_name)
@@ -152,7 +149,7 @@ def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None =
     Lets the window show an earlier scan as soon as a model is opened.
     """
     grid = _check_sparsities(sparsities)
-    by_name = {layer.name: layer for layer in prunable_layers(model)}
+    by_name = prunable_layers(model)
     names = _check_layers(layers, by_name)
     x, y = dataset.sample(int(max_samples), split=split)
     cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()

@@ -369,4 +369,6 @@ class ScanPanel(QWidget):
             if chosen and name not in chosen:
                 colour.setAlpha(60)
             item.setPen(pg.mkPen(colour, width=4 if name in chosen else 2))
+            item.setSymbolBrush(colour)
+            item.setSymbolPen(colour)
             item.setZValue(10 if name in chosen else 0)
