@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,11 @@ def fine_tune(
         TrainingError: invalid settings, NaN loss, out of memory, or data that does not fit.
     """
     settings.validate()
+    if logdir and importlib.util.find_spec("tensorboard") is None:
+        raise TrainingError(
+            f"Writing TensorBoard logs to {logdir} needs the 'tensorboard' package; install it or drop the log folder.",
+            field="logdir",
+        )
     listener = listener or TrainingListener()
     control = control or RunControl()
     if compile_settings is None:
