@@ -182,7 +182,7 @@ def _check_layers(layers: Sequence[str] | None, by_name: dict[str, Any]) -> list
         return list(by_name)
     unknown = [name for name in layers if name not in by_name]
     if unknown:
-        raise ScanError(f"layers names '{unknown[0]}', which is not a prunable layer of this model; "
+        raise ScanError(f"layers: '{unknown[0]}' is not a prunable layer of this model; "
                         f"valid names are {', '.join(by_name)}.")
     return list(dict.fromkeys(layers))
 

@@ -86,7 +86,7 @@ def suggest_targets(scan: ScanResult, max_drop: float | None = None,
                         f"({reachable:.1%}); choose at most {math.floor(reachable * 100)}%.")
 
     levels = {name: 0 for name in costs}  # in steps of _STEP
-    used, zeros = 0.0, 0.0
+    used, zeros, best = 0.0, 0.0, None
     while target_sparsity is None or zeros / total < target_sparsity:
         best, best_score, best_cost = None, -1.0, 0.0
         for name, (top, drops) in costs.items():
@@ -101,10 +101,10 @@ def suggest_targets(scan: ScanResult, max_drop: float | None = None,
                 best, best_score, best_cost = name, score, cost
         if best is None:
             break
+        top = costs[best][0]
+        zeros += scan.params[best] * (_level_sparsity(levels[best] + 1, top) - _level_sparsity(levels[best], top))
         levels[best] += 1
         used += best_cost
-        zeros += scan.params[best] * _level_sparsity(levels[best], costs[best][0]) - \
-            scan.params[best] * _level_sparsity(levels[best] - 1, costs[best][0])
     targets = {name: _level_sparsity(level, costs[name][0]) for name, level in levels.items()}
     if target_sparsity is not None and best is not None:
         # The last step may overshoot: give that layer just enough to meet the target.
