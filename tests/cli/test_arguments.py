@@ -47,7 +47,8 @@ def test_invalid_recipe_names_the_field(cli, demo_model_file, tmp_path):
 
 def test_multi_worker_without_tf_config_exit_2(cli, demo_model_file, tmp_path):
     recipe = tmp_path / "recipe.json"
-    recipe.write_text("{}")
+    recipe.write_text(json.dumps({"schema_version": 1, "model": {"path": "m.keras"}, "data": {"kind": "digits"},
+                                  "plan": {"suggest": {"max_drop": 0.02}}}))
     run = cli("prune", demo_model_file, "--recipe", recipe, "--out", tmp_path / "out",
                   "--strategy", "multi-worker", env={"TF_CONFIG": ""})
     assert run.code == 2

@@ -9,8 +9,3 @@ def test_inspect_json_lists_layers_with_reasons(cli, demo_model_file):
     assert not layers["dropout"]["prunable"] and layers["dropout"]["reason"]
     assert data["total_params"] >= data["prunable_params"] > 0
 
-
-def test_inspect_text_table(cli, demo_model_file):
-    run = cli("inspect", demo_model_file)
-    assert run.code == 0
-    assert "dense1" in run.stdout and "prunable" in run.stdout

@@ -23,10 +23,10 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def write_demo_recipe(out: Path, epochs: int | None, overwrite: bool) -> Path:
+def write_demo_recipe(out: Path, epochs: int | None) -> Path:
     """Copy the demo model to ``out/baseline.keras`` and write the recipe that prunes it."""
     from prune_studio.data import DataSpec, load_data
-    from prune_studio.export import ExportSettings, TargetExistsError
+    from prune_studio.export import ExportSettings
     from prune_studio.models import load_model
     from prune_studio.pruning.plan import PruningPlan
     from prune_studio.recipe import Recipe, save_recipe
@@ -34,9 +34,6 @@ def write_demo_recipe(out: Path, epochs: int | None, overwrite: bool) -> Path:
     from prune_studio.training import TrainingSettings, steps_for
 
     baseline, recipe_path = out / "baseline.keras", out / "recipe.json"
-    existing = [str(p) for p in (baseline, recipe_path) if p.exists()]
-    if existing and not overwrite:
-        raise TargetExistsError(existing)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(demo_model_path(), baseline)
 
@@ -49,14 +46,24 @@ def write_demo_recipe(out: Path, epochs: int | None, overwrite: bool) -> Path:
     return save_recipe(recipe, recipe_path)
 
 
+def check_demo_dir(out: Path, overwrite: bool) -> None:
+    """Refuse a folder that already holds a demo run, before TensorFlow loads."""
+    from prune_studio.export import TargetExistsError
+
+    existing = [str(out / name) for name in ("baseline.keras", "recipe.json") if (out / name).exists()]
+    if existing and not overwrite:
+        raise TargetExistsError(existing)
+
+
 def run(args) -> int:
     from prune_studio.cli.pipeline import run_recipe, summary
     from prune_studio.recipe import load_recipe
 
     check_epochs(args)
+    check_demo_dir(Path(args.out), args.overwrite)
     strategy = make_strategy(args)
     out = Path(args.out)
-    recipe = load_recipe(write_demo_recipe(out, args.epochs, args.overwrite))
+    recipe = load_recipe(write_demo_recipe(out, args.epochs))
     report = run_recipe(recipe, out, strategy, args.strategy, None, args.logdir, overwrite=args.overwrite)
     emit(args, report, summary(report))
     return 0

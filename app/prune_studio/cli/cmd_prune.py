@@ -40,11 +40,11 @@ def run(args) -> int:
     model = Path(args.model)
     if not model.exists():
         raise CliInputError(f"The model file {args.model} does not exist; give a .keras, .h5 or SavedModel path.")
-    strategy = make_strategy(args)
     recipe = load_recipe(args.recipe)
     recipe.model_path = str(model.resolve())
     if args.data is not None:
         recipe.data = data_spec_from_arg(args.data)
+    strategy = make_strategy(args)
     report = run_recipe(recipe, Path(args.out), strategy, args.strategy, args.epochs, args.logdir, args.overwrite)
     emit(args, report, summary(report))
     return 0

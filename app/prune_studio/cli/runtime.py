@@ -50,14 +50,15 @@ def make_strategy(args):
     Raises:
         CliInputError: a bad device count, or ``multi-worker`` without a usable ``TF_CONFIG``.
     """
+    count = _logical_cpus(args)
+    if args.strategy == "multi-worker":
+        _check_tf_config()
     from prune_studio.compat import tf
 
-    count = _logical_cpus(args)
     if count > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     if args.strategy == "multi-worker":
-        _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if args.strategy == "mirrored":
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
