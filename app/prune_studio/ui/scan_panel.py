@@ -10,7 +10,6 @@ an earlier scan of the same weights and data is looked up in the cache and shown
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,6 @@ from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
 from prune_studio.ui.notify import user_message
 from prune_studio.ui.theme import LINE_COLOURS
 from prune_studio.ui.worker import Worker
-
-log = logging.getLogger(__name__)
 
 INTRO = (
     "Find out how much each layer can be thinned out before the model gets worse. Each layer is "
