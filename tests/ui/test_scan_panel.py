@@ -35,7 +35,7 @@ def test_scan_chart_table_and_suggested_plan(qtbot, tmp_path, context):
         qtbot.mouseClick(panel.scan_button, Qt.MouseButton.LeftButton)
     _wait_idle(qtbot, panel)
     result = finished.args[0]
-    assert not result.stopped and panel.progress.value() == 1000
+    assert not result.stopped and panel.progress.value() == 1000 and not panel.is_scanning()
     assert panel.table.rowCount() == 4
     assert panel.table.item(2, 0).text() == "dense1"
     assert panel.table.item(2, 1).text() == "262,144"
@@ -75,7 +75,7 @@ def test_stop_ends_the_scan_early(qtbot, tmp_path, context):
     _wait_idle(qtbot, panel)
     with qtbot.waitSignal(panel.scanFinished, timeout=60000) as finished:
         panel.start_scan()
-        assert panel.stop_button.isEnabled() and not panel.scan_button.isEnabled()
+        assert panel.is_scanning() and panel.stop_button.isEnabled() and not panel.scan_button.isEnabled()
         qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=30000)
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     _wait_idle(qtbot, panel)

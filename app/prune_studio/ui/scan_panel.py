@@ -102,6 +102,11 @@ class ScanPanel(QWidget):
         """The scan shown, or None."""
         return self._result
 
+    def is_scanning(self) -> bool:
+        """True while a scan runs; it changes the model's weights meanwhile, so the window
+        should not train or export that model until it ends (``scanFinished``)."""
+        return self._scanning()
+
     def set_context(self, model: Any, dataset: Any, description: Any = None) -> None:
         """Scan this model on this data from now on; shows a cached earlier scan if there is one."""
         self.stop_scan()
