@@ -36,7 +36,7 @@ SUPPORTED = {
 RNN_TYPES = (_L.SimpleRNN, _L.LSTM, _L.GRU, _L.RNN)
 
 #: Sub-layers of MultiHeadAttention whose kernels are pruned.
-_MHA_PARTS = ("_query_dense", "_key_dense", "_value_dense", "_output_dense")
+MHA_PARTS = ("_query_dense", "_key_dense", "_value_dense", "_output_dense")
 
 #: Layers without prunable weights that are passed through untouched (not "skipped").
 PASSTHROUGH = (
@@ -134,5 +134,5 @@ def prunable_weights(layer):
     if isinstance(layer, RNN_TYPES):
         return [getattr(c, name) for c in _cells(layer) for name in SUPPORTED[type(c)]]
     if isinstance(layer, _L.MultiHeadAttention):
-        return [getattr(layer, part).kernel for part in _MHA_PARTS if getattr(layer, part, None) is not None]
+        return [getattr(layer, part).kernel for part in MHA_PARTS if getattr(layer, part, None) is not None]
     return [getattr(layer, name) for name in SUPPORTED[type(layer)]]

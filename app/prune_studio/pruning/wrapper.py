@@ -147,8 +147,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             self._make_pruning_vars()
 
     def _inner_has_weights(self):
+        """False for a MultiHeadAttention whose weights appear only when first called."""
         if isinstance(self.layer, keras.layers.MultiHeadAttention):
-            return self.layer._built_from_signature
+            parts = [getattr(self.layer, name, None) for name in registry.MHA_PARTS]
+            return self.layer._built_from_signature and all(p is not None and p.built for p in parts)
         return True
 
     def _make_pruning_vars(self):
@@ -238,9 +240,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     # ----------------------------------------------------------------- calling
     def call(self, inputs, *args, training=None, **kwargs):
         if self._prunable and not self._vars_ready:
-            if isinstance(self.layer, keras.layers.MultiHeadAttention):
-                value = args[0] if args else kwargs.get("value")
-                self.layer._build_from_signature(query=inputs, value=value, key=kwargs.get("key"))
+            if not self._inner_has_weights():
+                self.layer.call(inputs, *args, **kwargs)  # creates the weights
             self._make_pruning_vars()
         if training is None:
             training = keras.backend.learning_phase()
