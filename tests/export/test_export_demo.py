@@ -84,6 +84,8 @@ def test_delegate_fallback_note_matches_what_the_default_interpreter_does(export
         except Exception:  # noqa: BLE001 - the delegate's refusal is what we probe
             default_runs = False
         assert ("without the XNNPack delegate" in art.note) == (not default_runs), (art.name, art.note)
+    # XNNPack refuses int8 files with sparse weights (shared/FACTS.md): the fallback is exercised.
+    assert "without the XNNPack delegate" in next(a for a in report.artifacts if a.path.endswith("int8_sparse.tflite")).note
 
 
 def test_report_json_has_baseline_artifacts_and_sparsity(exported, demo_model_file):
