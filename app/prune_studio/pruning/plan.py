@@ -10,7 +10,7 @@ from prune_studio.errors import PruneStudioError
 from prune_studio.pruning import registry
 from prune_studio.pruning.prune import PruneResult, build_pruned_model
 from prune_studio.pruning.schedules import ConstantSparsity, PolynomialDecay, PruningSchedule, deserialize
-from prune_studio.pruning.wrapper import validate_block_size, validate_m_by_n, validate_pooling
+from prune_studio.pruning.wrapper import check_arguments
 
 
 class PlanError(PruneStudioError, ValueError):
@@ -34,10 +34,9 @@ class LayerPlan:
     def __post_init__(self):
         if not isinstance(self.schedule, PruningSchedule):
             raise PlanError(f"schedule must be a PruningSchedule, got schedule={self.schedule!r}.")
-        self.block_size = validate_block_size(self.block_size)
-        self.block_pooling_type = validate_pooling(self.block_pooling_type)
-        self.sparsity_m_by_n = validate_m_by_n(
-            tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n is not None else None
+        m_by_n = tuple(self.sparsity_m_by_n) if self.sparsity_m_by_n is not None else None
+        _, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = check_arguments(
+            self.schedule, self.block_size, self.block_pooling_type, m_by_n
         )
         self.enabled = bool(self.enabled)
 

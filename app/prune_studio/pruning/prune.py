@@ -12,14 +12,8 @@ import weakref
 from prune_studio.compat import keras
 from prune_studio.pruning import cloning, registry
 from prune_studio.pruning.policy import PruningPolicy
-from prune_studio.pruning.schedules import ConstantSparsity, PolynomialDecay, PruningSchedule
-from prune_studio.pruning.wrapper import (
-    PruneLowMagnitude,
-    _set_constraint,
-    validate_block_size,
-    validate_m_by_n,
-    validate_pooling,
-)
+from prune_studio.pruning.schedules import ConstantSparsity, PolynomialDecay
+from prune_studio.pruning.wrapper import PruneLowMagnitude, _set_constraint, check_arguments
 
 _SKIPPED = weakref.WeakKeyDictionary()
 
@@ -31,18 +25,6 @@ class PruneResult:
     model: object
     pruned: list
     skipped: dict
-
-
-def _check_params(params):
-    schedule = params["pruning_schedule"]
-    if not isinstance(schedule, PruningSchedule):
-        raise ValueError(
-            "pruning_schedule must be a PruningSchedule such as ConstantSparsity(0.5, 0), "
-            f"got pruning_schedule={schedule!r}."
-        )
-    validate_block_size(params["block_size"])
-    validate_pooling(params["block_pooling_type"])
-    validate_m_by_n(params["sparsity_m_by_n"])
 
 
 def build_pruned_model(model, params_for, strict=False, pruning_policy=None):
@@ -152,10 +134,11 @@ def prune_low_magnitude(
         "block_pooling_type": block_pooling_type,
         "sparsity_m_by_n": sparsity_m_by_n,
     }
-    _check_params(params)
+    check_arguments(**params)
     if pruning_policy is not None and not isinstance(pruning_policy, PruningPolicy):
         raise ValueError(
-            f"pruning_policy must be a PruningPolicy such as PruneForLatencyOnXNNPack(), got {pruning_policy!r}."
+            "pruning_policy must be a PruningPolicy such as PruneForLatencyOnXNNPack(), "
+            f"got pruning_policy={pruning_policy!r}."
         )
     if isinstance(to_prune, list):
         return [prune_low_magnitude(layer, **params, strict=strict, **kwargs) for layer in to_prune]

@@ -65,6 +65,28 @@ def validate_m_by_n(sparsity_m_by_n):
     return (m, n)
 
 
+def check_arguments(pruning_schedule, block_size, block_pooling_type, sparsity_m_by_n):
+    """Validate the pruning arguments together; returns them normalised.
+
+    Raises:
+        ValueError: naming the argument and its value.
+    """
+    if not isinstance(pruning_schedule, PruningSchedule):
+        raise ValueError(
+            "pruning_schedule must be a PruningSchedule such as ConstantSparsity(0.5, 0), "
+            f"got pruning_schedule={pruning_schedule!r}."
+        )
+    size = validate_block_size(block_size)
+    pooling = validate_pooling(block_pooling_type)
+    m_by_n = validate_m_by_n(sparsity_m_by_n)
+    if m_by_n and size != (1, 1):
+        raise ValueError(
+            f"sparsity_m_by_n={sparsity_m_by_n!r} cannot be combined with block_size={block_size!r}; "
+            "use one or the other."
+        )
+    return pruning_schedule, size, pooling, m_by_n
+
+
 class _MaskConstraint:
     """Variable constraint ``w -> inner(w) * mask``, applied by the optimizer after each update."""
 
@@ -108,11 +130,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             raise ValueError(
                 f"Please initialize `Prune` layer with a `Layer` instance, got layer={layer!r}."
             )
-        if not isinstance(pruning_schedule, PruningSchedule):
-            raise ValueError(
-                "pruning_schedule must be a PruningSchedule such as ConstantSparsity(0.5, 0), "
-                f"got pruning_schedule={pruning_schedule!r}."
-            )
+        checked = check_arguments(pruning_schedule, block_size, block_pooling_type, sparsity_m_by_n)
         ok, reason = registry.prunability(layer)
         if not ok and registry.has_weights(layer):
             raise ValueError(
@@ -120,15 +138,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             )
         kwargs.setdefault("name", f"prune_low_magnitude_{layer.name}")
         super().__init__(layer, **kwargs)
-        self.pruning_schedule = pruning_schedule
-        self.block_size = validate_block_size(block_size)
-        self.block_pooling_type = validate_pooling(block_pooling_type)
-        self.sparsity_m_by_n = validate_m_by_n(sparsity_m_by_n)
-        if self.sparsity_m_by_n and self.block_size != (1, 1):
-            raise ValueError(
-                f"sparsity_m_by_n={sparsity_m_by_n!r} cannot be combined with block_size={block_size!r}; "
-                "use one or the other."
-            )
+        self.pruning_schedule, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = checked
         self._prunable = ok
         self.pruning_vars = []
         self._vars_ready = False
