@@ -25,6 +25,8 @@ FINE_TUNE_EPOCHS = 1
 TARGET_SPARSITY = 0.5
 #: Accuracy below this after the fine-tune means the pipeline is broken, not just pruned.
 MIN_ACCURACY = 0.5
+#: How long the window may take to load the demo model and data in its worker threads.
+WINDOW_TIMEOUT_S = 120
 
 
 def _versions() -> dict[str, str]:
@@ -41,16 +43,34 @@ def _versions() -> dict[str, str]:
 
 
 def _open_window() -> str:
-    """Create the application and the main window on the demo, then close it."""
+    """Open the main window on the demo, wait until its model and data have loaded, close it.
+
+    Qt is reached only through ``prune_studio.ui.app`` (the UI package owns every Qt import).
+    """
     try:
-        from prune_studio.ui.app import create_window
+        from prune_studio.ui import app as ui_app
     except ImportError as exc:
         return f"skipped (the window is not available in this build: {exc})"
-    window = create_window(demo=True)
-    title = window.windowTitle()
-    window.close()
+    qapp = ui_app.QApplication.instance() or ui_app.QApplication(sys.argv[:1])
+    window = ui_app.create_window(demo=True)
+    window.setProperty("modalErrors", False)  # report load errors here, not in a dialog
+    outcome: dict = {}
+    window.dataReady.connect(lambda: outcome.setdefault("ready", True))
+    window.taskFailed.connect(lambda exc: outcome.setdefault("error", exc))
+    deadline = time.monotonic() + WINDOW_TIMEOUT_S
+    while not outcome and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.02)
+    title = window.windowTitle().replace("[*]", "")
+    # Not close(): that asks about the unsaved plan; the loaders have finished by now.
+    window.hide()
     window.deleteLater()
-    return f"opened '{title}'"
+    qapp.processEvents()
+    if "error" in outcome:
+        raise RuntimeError(f"the window could not open the demo: {outcome['error']}")
+    if not outcome:
+        raise RuntimeError(f"the window did not finish loading the demo in {WINDOW_TIMEOUT_S} s")
+    return f"opened the demo in '{title}'"
 
 
 def _fine_tune():
