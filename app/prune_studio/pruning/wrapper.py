@@ -100,6 +100,17 @@ class _MaskConstraint:
         return w * tf.cast(self.mask, w.dtype)
 
 
+class _Untracked:
+    """Holds ``(weight, mask, threshold)`` triples out of Keras' automatic tracking.
+
+    A tracked list would make Keras count the inner layer's weights as the wrapper's own and
+    break loading ``.keras`` files.
+    """
+
+    def __init__(self):
+        self.items = []
+
+
 def _set_constraint(variable, constraint):
     for component in getattr(variable, "values", None) or (variable,):
         component._constraint = constraint
@@ -140,7 +151,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         super().__init__(layer, **kwargs)
         self.pruning_schedule, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = checked
         self._prunable = ok
-        self.pruning_vars = []
+        self._vars = _Untracked()
         self._vars_ready = False
         self._stepped = weakref.WeakKeyDictionary()
         self._call_has_training = "training" in inspect.signature(layer.call).parameters
@@ -181,7 +192,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 f"{name}_threshold", shape=[], dtype=weight.dtype, initializer="zeros", **_ON_READ
             )
             _set_constraint(weight, _MaskConstraint(mask, weight.constraint))
-            self.pruning_vars.append((weight, mask, threshold))
+            self._vars.items.append((weight, mask, threshold))
         self._vars_ready = True
 
     def _check_shapes(self, weights):
@@ -199,6 +210,11 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                         f"sparsity_m_by_n={self.sparsity_m_by_n} needs weights of rank >= 2 with at "
                         f"least {n} input channels; {self.layer.name!r} has a weight of shape {shape}."
                     )
+
+    @property
+    def pruning_vars(self):
+        """``[(weight, mask, threshold), ...]``, one triple per pruned weight."""
+        return list(self._vars.items)
 
     # ----------------------------------------------------------------- masks
     def _new_mask(self, weight, sparsity):

@@ -1,0 +1,101 @@
+"""Checkpoints written mid-fine-tune reload under prune_scope and resume at the same step."""
+
+import h5py
+import numpy as np
+import pytest
+
+from prune_studio.compat import keras
+from prune_studio import pruning
+
+
+def _pruned_model():
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential(
+        [
+            keras.layers.Conv2D(4, 3, input_shape=(8, 8, 1), name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
+    schedule = pruning.PolynomialDecay(0.2, 0.8, begin_step=0, end_step=20, frequency=2)
+    pruned = pruning.prune_low_magnitude(model, schedule)
+    pruned.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return pruned
+
+
+def _state(model):
+    return {
+        w.layer.name: (int(w.pruning_step.numpy()), [m.numpy().copy() for _, m, _ in w.pruning_vars])
+        for w in model.layers
+        if isinstance(w, pruning.PruneLowMagnitude)
+    }
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_save_mid_fine_tune_reload_and_resume(tmp_path, digits, suffix):
+    x, y = digits["x_train"][:96], digits["y_train"][:96]
+    pruned = _pruned_model()
+    path = tmp_path / f"mid{suffix}"
+    # A checkpoint every 5 batches, in the middle of the first epoch (12 batches per epoch).
+    saver = keras.callbacks.ModelCheckpoint(str(path), save_freq=5, save_weights_only=False)
+    pruned.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[pruning.UpdatePruningStep(), saver], verbose=0)
+    saved_at = 10  # the last checkpoint was written after batch 10 (steps 0..9 done)
+    with pruning.prune_scope():
+        restored = keras.models.load_model(str(path))
+    state = _state(restored)
+    assert {name: step for name, (step, _) in state.items()} == {"conv": saved_at, "out": saved_at}
+    # Weights in the checkpoint are already sparse: masked entries are exactly zero.
+    for wrapper in restored.layers:
+        if isinstance(wrapper, pruning.PruneLowMagnitude):
+            weight, mask, _ = wrapper.pruning_vars[0]
+            assert np.all(weight.numpy()[mask.numpy() == 0] == 0)
+            assert mask.numpy().min() == 0.0
+    # Resuming continues from step 10 with the same masks until the next pruning step.
+    masks_before = {name: masks for name, (_, masks) in state.items()}
+    restored.fit(x[:8], y[:8], batch_size=8, epochs=1, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    after = _state(restored)
+    assert after["conv"][0] == saved_at + 1
+    # Step 10 is a pruning step (frequency 2): the masks move to that step's target.
+    for name, (_, masks) in after.items():
+        n = masks[0].size
+        target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(10)[1]
+        assert int(masks[0].sum()) == max(1, round(n * (1 - target)))
+        assert masks[0].shape == masks_before[name][0].shape
+    # The optimizer state came back too: one more step at 11 keeps the masks.
+    restored.fit(x[:8], y[:8], batch_size=8, epochs=1, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    for name, (step, masks) in _state(restored).items():
+        assert step == saved_at + 2
+        np.testing.assert_array_equal(masks[0], after[name][1][0])
+
+
+def test_stripped_model_saves_sparse_weights(tmp_path, digits):
+    pruned = _pruned_model()
+    pruned.fit(digits["x_train"][:64], digits["y_train"][:64], batch_size=8, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    stripped = pruning.strip_pruning(pruned)
+    path = tmp_path / "stripped.h5"
+    stripped.save(str(path))
+    with h5py.File(path) as f:
+        kernel = f["model_weights/out/out/kernel:0"][()]
+    # 8 steps ran; the last pruning step was 6: keep round(n * (1 - s(6))).
+    target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(6)[1]
+    assert np.count_nonzero(kernel) == round(kernel.size * (1 - target))
+    reloaded = keras.models.load_model(str(path))
+    np.testing.assert_array_equal(reloaded.get_layer("out").kernel.numpy(), kernel)
+    assert np.count_nonzero(kernel) == np.count_nonzero(pruned.layers[-1].pruning_vars[0][1].numpy())
+
+
+def test_resumed_checkpoint_matches_uninterrupted_training(tmp_path, digits):
+    x, y = digits["x_train"][:64], digits["y_train"][:64]
+    straight = _pruned_model()
+    straight.fit(x, y, batch_size=8, epochs=2, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    first = _pruned_model()
+    first.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    first.save(str(tmp_path / "half.keras"))
+    with pruning.prune_scope():
+        second = keras.models.load_model(str(tmp_path / "half.keras"))
+    second.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    assert _state(second).keys() == _state(straight).keys()
+    for name in _state(straight):
+        assert _state(second)[name][0] == _state(straight)[name][0] == 16
+        np.testing.assert_array_equal(_state(second)[name][1][0], _state(straight)[name][1][0])
+    np.testing.assert_allclose(second.predict(x, verbose=0), straight.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
