@@ -3,7 +3,7 @@
 #
 #   bash installer/build.sh          (what `make installer` runs)
 #
-# Installs the `installer` extra (PyInstaller) into the project's venv, builds
+# Installs the `installer` extra (PyInstaller) into the project's venv if missing, builds
 # installer/dist/prune-studio/ from installer/prune-studio.spec, prints the bundle's size,
 # then runs the bundle's `--self-test` headless and fails if it fails.
 set -euo pipefail
@@ -15,8 +15,10 @@ WORK="$ROOT/installer/build"
 BUNDLE="$DIST/prune-studio"
 
 cd "$ROOT"
-echo "== installing the installer extra (PyInstaller)"
-"$PY" -m pip install -q -e ".[installer]"
+if ! "$PY" -c "import PyInstaller" 2>/dev/null; then
+    echo "== installing the installer extra (PyInstaller)"
+    "$PY" -m pip install -q -e ".[installer]"
+fi
 
 echo "== building $BUNDLE (several minutes)"
 start=$(date +%s)

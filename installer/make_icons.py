@@ -2,7 +2,7 @@
 
 Usage::
 
-    python installer/make_icons.py            # writes resources/icons/prune-studio-<N>.png
+    python installer/make_icons.py    # writes resources/icons/prune-studio-<N>.png, .ico, .icns
 
 The PNGs are committed, so neither the app nor the bundle build needs this script; rerun it
 after editing ``resources/icons/prune-studio.svg``. It renders with Qt's ``QSvgRenderer``
@@ -18,6 +18,8 @@ from pathlib import Path
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
 SVG = ICONS / "prune-studio.svg"
+#: Icons embedded in the executable by the Windows and macOS builds: (file suffix, size).
+PLATFORM_ICONS = (("ico", 256), ("icns", 512))
 
 
 def render_icons(svg: Path = SVG, out_dir: Path = ICONS, sizes=SIZES) -> list[Path]:
@@ -40,10 +42,12 @@ def render_icons(svg: Path = SVG, out_dir: Path = ICONS, sizes=SIZES) -> list[Pa
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         renderer.render(painter)
         painter.end()
-        path = out_dir / f"prune-studio-{size}.png"
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"Could not write the icon {path}.")
-        written.append(path)
+        targets = [(out_dir / f"prune-studio-{size}.png", "PNG")]
+        targets += [(out_dir / f"prune-studio.{fmt}", fmt.upper()) for fmt, px in PLATFORM_ICONS if px == size]
+        for path, fmt in targets:
+            if not image.save(str(path), fmt):
+                raise OSError(f"Could not write the icon {path} as {fmt}.")
+            written.append(path)
     return written
 
 

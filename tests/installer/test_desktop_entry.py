@@ -57,3 +57,9 @@ def test_icon_svg_is_square_svg():
     root = ET.parse(ICONS / "prune-studio.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert root.get("viewBox") == "0 0 512 512"
+
+
+def test_windows_and_macos_icons_exist():
+    ico = (ICONS / "prune-studio.ico").read_bytes()
+    assert ico[:4] == b"\x00\x00\x01\x00"  # ICO header: reserved 0, type 1 (icon)
+    assert (ICONS / "prune-studio.icns").read_bytes()[:4] == b"icns"
