@@ -64,7 +64,7 @@ def test_resources_and_package_are_collected(spec_tree):
     # prune_studio.resources looks for sys._MEIPASS/resources: the same folder name.
     assert '"resources"' in (ROOT / "app" / "prune_studio" / "resources.py").read_text()
     collect = _call(spec_tree, "COLLECT")
-    assert {k.arg: ast.literal_eval(k.value) for k in collect.keywords}["name"] == "prune-studio"
+    assert {k.arg: ast.unparse(k.value) for k in collect.keywords}["name"] == "'prune-studio'"
 
 
 def test_unused_modules_are_excluded(spec_filter):
