@@ -294,8 +294,8 @@ class ExportPanel(QWidget):
     def _launch(self, out_dir: str, settings: ExportSettings, overwrite: bool) -> None:
         try:
             model = self._get_model()
-        except PruneStudioError as exc:
-            self._show_error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown as a sentence, never a traceback
+            self._show_error(error_sentence(exc))
             return
         if model is None:
             self._show_error("There is no model to export yet; open a model first.")
