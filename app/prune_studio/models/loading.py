@@ -29,6 +29,7 @@ from prune_studio.models.compile_settings import (
 )
 from prune_studio.models.safety import (
     builtin_layer_names,
+    check_graph,
     describe_code_layers,
     find_code_layers,
     load_custom_objects,
@@ -271,10 +272,14 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
         if header.keras_version.startswith("3"):
             saved_with = f"keras {header.keras_version}"
             _refuse_code(p, header.model_config, trust, custom)
-            model = keras3.rebuild(p, header.fmt, header.model_config, custom, trust)
+            model = keras3.rebuild(p, header.fmt, header.model_config, custom)
         else:
             saved_with = f"tf-keras {header.keras_version}".strip()
             _refuse_code(p, header.model_config, trust, custom)
+            try:
+                check_graph(header.model_config)
+            except ValueError as exc:
+                raise _fail(p, f"has a damaged layer graph: {exc}.") from None
             model = _load_tf_keras(p, header, trust, custom)
     _check_inputs(p, model)
     settings = settings_from_saved(training) or infer_compile_settings(model)

@@ -125,3 +125,77 @@ def load_custom_objects(py_file) -> dict:
         if registered_name != name:
             objects[registered_name] = obj
     return objects
+
+
+def _refs(node) -> list:
+    """The ``[layer, call, tensor, ...]`` references in one tf-keras inbound node."""
+    if isinstance(node, list) and node and isinstance(node[0], str):
+        return [node]
+    if isinstance(node, list):
+        return [ref for item in node for ref in _refs(item)]
+    return []
+
+
+def _skips_first_call(entry: dict) -> bool:
+    layers = (entry.get("config") or {}).get("layers") or []
+    if entry.get("class_name") == "Functional":
+        return True
+    return entry.get("class_name") == "Sequential" and bool(layers) and layers[0].get("class_name") == "InputLayer"
+
+
+def check_graph(model_config: dict) -> None:
+    """Refuse a Functional config whose layer calls cannot all be rebuilt.
+
+    tf-keras rebuilds a Functional model by retrying layer calls until their inputs exist;
+    a call that refers to a missing layer call, or calls that wait on each other, make it
+    loop forever. A crafted or damaged file must not hang the app, so this is checked first.
+
+    Raises:
+        ValueError: With the layer and the reference that cannot be satisfied.
+    """
+    config = model_config.get("config") if isinstance(model_config, dict) else None
+    if not isinstance(config, dict):
+        return
+    layers = [e for e in config.get("layers") or [] if isinstance(e, dict)]
+    for entry in layers:
+        if entry.get("class_name") in _MODEL_CLASSES:
+            check_graph(entry)
+    if "input_layers" not in config:
+        return
+    calls = {}
+    for entry in layers:
+        name = entry.get("name") or (entry.get("config") or {}).get("name")
+        first = int(_skips_first_call(entry))
+        calls[name] = (entry.get("class_name"), first, entry.get("inbound_nodes") or [])
+    waiting: dict = {}
+    for name, (_, first, nodes) in calls.items():
+        for k, node in enumerate(nodes):
+            deps = []
+            for ref in _refs(node):
+                target = calls.get(ref[0])
+                if target is None:
+                    raise ValueError(f"layer '{name}' is called on the unknown layer '{ref[0]}'")
+                cls, lo, target_nodes = target
+                index = ref[1] if len(ref) > 1 and isinstance(ref[1], int) else -1
+                if cls != "InputLayer" and not lo <= index < lo + len(target_nodes):
+                    raise ValueError(f"layer '{name}' is called on a call of '{ref[0]}' that does not exist")
+                if cls != "InputLayer":
+                    deps.append((ref[0], index))
+            waiting[(name, k + first)] = deps
+    for ref in _refs(config.get("input_layers")) + _refs(config.get("output_layers")):
+        if ref[0] not in calls:
+            raise ValueError(f"the model's inputs or outputs name the unknown layer '{ref[0]}'")
+    state: dict = {}
+
+    def visit(key):  # depth-first search for a cycle
+        state[key] = 1
+        for dep in waiting.get(key, ()):
+            if state.get(dep) == 1:
+                raise ValueError(f"layers '{key[0]}' and '{dep[0]}' wait on each other's outputs")
+            if dep not in state:
+                visit(dep)
+        state[key] = 2
+
+    for key in waiting:
+        if key not in state:
+            visit(key)
