@@ -70,7 +70,9 @@ def test_prune_reruns_the_demo_recipe_mirrored_on_two_logical_cpus(cli, demo, ti
     assert [a["format"] for a in report["artifacts"]] == ["keras", "tflite"]
     assert report["training"]["history"]["loss"] and len(report["training"]["history"]["loss"]) == 1
     assert report["strategy"] == {"name": "mirrored", "replicas": 2, "chief": True, "task": None}
-    assert all(0.75 <= s <= 0.85 for s in report["training"]["sparsity"].values())
+    # 8 steps of a schedule made for the full sample: on the way to 80%, the same in every layer
+    shares = list(report["training"]["sparsity"].values())
+    assert 0.1 < shares[0] < 0.8 and max(shares) - min(shares) < 0.01
 
 
 def test_export_an_already_pruned_model(cli, demo, tiny_npz, tmp_path):

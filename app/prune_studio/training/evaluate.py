@@ -64,9 +64,15 @@ class translated_errors:
             raise TrainingError(
                 f"Ran out of memory with batch size {self.batch_size}; try a smaller batch size."
             ) from exc
-        if isinstance(exc, (tf.errors.InvalidArgumentError, ValueError, TypeError)):
+        if isinstance(exc, tf.errors.InvalidArgumentError) or (isinstance(exc, ValueError) and _about_data(exc)):
             raise TrainingError(f"The data does not fit the model: {first_line(exc)}.") from exc
         return False
+
+
+def _about_data(exc: ValueError) -> bool:
+    """Whether Keras rejected the inputs or labels (rather than failing for another reason)."""
+    text = str(exc).lower()
+    return any(word in text for word in ("shape", "incompatible", "input", "label", "dtype"))
 
 
 def first_line(exc: BaseException, limit: int = 240) -> str:
