@@ -22,7 +22,8 @@ def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
     from prune_studio.training import steps_for
 
     listener.on_log(f"Scanning layer sensitivity for a suggested plan ({recipe.suggest}).")
-    scan = sensitivity_scan(model, dataset, progress=listener.export_progress)
+    # measured on the training split, so the test split still judges the result unseen
+    scan = sensitivity_scan(model, dataset, progress=listener.phase("Scan"), split="train")
     return suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
 
 
@@ -55,7 +56,7 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
     result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
                        listener=progress, strategy=strategy, logdir=logdir)
     export = export_all(result.stripped_model, dataset, out_dir, recipe.export, baseline_path=str(recipe.model_file()),
-                        baseline_model=loaded.model, overwrite=True, progress=progress.export_progress)
+                        baseline_model=loaded.model, overwrite=True, progress=progress.phase("Export"))
     report = export.to_dict()
     report.update(
         training=result.to_dict(),

@@ -57,6 +57,21 @@ class ProgressBar(TrainingListener):
         self.stream.write(message + "\n")
         self.stream.flush()
 
-    def export_progress(self, fraction: float, text: str) -> None:
-        """``progress(fraction, text)`` for :func:`prune_studio.export.export_all`."""
-        self.on_log(f"Export {fraction:4.0%}: {text}")
+    def phase(self, label: str):
+        """A ``progress(fraction, text)`` callback for a stage such as the export or the scan.
+
+        On a terminal it redraws one line in place; otherwise it logs a line per new tenth.
+        """
+        printed = set()
+
+        def progress(fraction: float, text: str) -> None:
+            line = f"{label} {fraction:4.0%}: {text}"
+            if self.draw:
+                self.stream.write("\r" + line + "\033[K")
+                self.stream.flush()
+                self._drawn = True
+            elif int(fraction * 10) not in printed:
+                printed.add(int(fraction * 10))
+                self.on_log(line)
+
+        return progress

@@ -1,0 +1,62 @@
+"""In-process pieces of the CLI: the progress bar's terminal rule and plans suggested by a recipe."""
+
+import io
+
+import pytest
+
+from prune_studio.cli.progress import ProgressBar
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _drive(bar):
+    bar.on_run_start(4, 2, 2)
+    for step in range(1, 5):
+        bar.on_sparsity(step, step / 5, 0.8, {})
+        bar.on_batch_end(step, (step - 1) // 2, {"loss": 1.0 / step, "accuracy": 0.5})
+    bar.phase("Export")(0.5, "Writing model.keras")
+    bar.on_log("Done.")
+
+
+def test_bar_only_on_a_terminal():
+    piped, tty = io.StringIO(), Terminal()
+    _drive(ProgressBar(piped))
+    _drive(ProgressBar(tty))
+    assert "\r" not in piped.getvalue() and "[" not in piped.getvalue()
+    assert "Fine-tuning: 2 epoch(s)" in piped.getvalue() and "Export  50%: Writing model.keras" in piped.getvalue()
+    drawn = tty.getvalue()
+    assert "\r[" + "#" * 28 + "] 100%  step 4/4  loss 0.2500  accuracy 50.0%  zeros 80%" in drawn
+    assert drawn.rstrip().endswith("Done.")
+
+
+def test_recipe_suggest_runs_the_scan(tmp_path, digits):
+    import numpy as np
+
+    from prune_studio.cli.pipeline import resolve_plan
+    from prune_studio.compat import keras
+    from prune_studio.data import DataSpec, load_data
+    from prune_studio.recipe import Recipe
+    from prune_studio.training import TrainingSettings, steps_for
+
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=digits["x_train"][:128], y_train=digits["y_train"][:128],
+             x_test=digits["x_test"][:32], y_test=digits["y_test"][:32])
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.layers.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(16, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, activation="softmax", name="out")])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    recipe = Recipe(model_path="unused.keras", data=DataSpec(kind="npz", path=str(path)),
+                    suggest={"target_sparsity": 0.6})
+    settings = TrainingSettings(epochs=1, batch_size=16)
+    dataset = load_data(recipe.data_spec())
+    plan = resolve_plan(recipe, model, dataset, settings, ProgressBar(io.StringIO()))
+    assert set(plan.enabled_layers()) <= {"hidden", "out"} and plan.enabled_layers()
+    schedule = plan.layers[plan.enabled_layers()[0]].schedule
+    assert schedule.end_step == steps_for(settings, dataset.num_train)
+    sizes = {"hidden": 64 * 16, "out": 16 * 10}
+    reached = sum(plan.layers[n].schedule.final_sparsity * sizes[n] for n in plan.enabled_layers())
+    assert reached / sum(sizes.values()) == pytest.approx(0.6, abs=0.05)
