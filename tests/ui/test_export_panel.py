@@ -104,3 +104,15 @@ def test_error_is_shown_as_a_sentence(qtbot, panel, tmp_path, model):
     text = panel.error_label.text()
     assert "opened model" in text and "Traceback" not in text and "\n" not in text
     assert panel.export_button.isEnabled()
+
+
+def test_default_folder_follows_the_opened_model(qtbot, model, dataset, tmp_path):
+    p = ExportPanel()
+    qtbot.addWidget(p)
+    p.set_context(lambda: model, dataset, tmp_path / "a.keras")
+    assert p.folder_edit.text() == str(tmp_path / "a_export")
+    p.set_context(lambda: model, dataset, tmp_path / "b.keras")  # another model: new default
+    assert p.folder_edit.text() == str(tmp_path / "b_export")
+    p.folder_edit.setText(str(tmp_path / "mine"))
+    p.set_context(lambda: model, dataset, tmp_path / "c.keras")  # the user's choice is kept
+    assert p.folder_edit.text() == str(tmp_path / "mine")

@@ -8,6 +8,7 @@ baseline and artifacts side by side in a table and a size bar chart.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,6 +72,13 @@ def error_sentence(exc: BaseException) -> str:
     return f"The export failed unexpectedly ({type(exc).__name__}: {first}); details are in the log."
 
 
+def default_output_folder(baseline_path: str) -> str:
+    """``<model>_export`` beside the model, or in the home folder when that is read-only."""
+    base = Path(baseline_path)
+    parent = base.parent if os.access(base.parent, os.W_OK) else Path.home() / "Prune Studio exports"
+    return str(parent / f"{base.stem}_export")
+
+
 class ExportPanel(QWidget):
     """Export settings, a background export with progress, and the comparison of results.
 
@@ -90,6 +98,7 @@ class ExportPanel(QWidget):
         self._control: RunControl | None = None
         self.report: ExportReport | None = None
         self.confirm_box: QMessageBox | None = None
+        self._default_folder = ""
         self._build()
         self._update_enabled()
 
@@ -210,9 +219,9 @@ class ExportPanel(QWidget):
         self._baseline_model = baseline_model
         if settings is not None:
             self.apply_settings(ExportSettings.from_dict(settings))
-        if not self.folder_edit.text() and self._baseline_path:
-            base = Path(self._baseline_path)
-            self.folder_edit.setText(str(base.parent / f"{base.stem}_export"))
+        if self._baseline_path and self.folder_edit.text() in ("", self._default_folder):
+            self._default_folder = default_output_folder(self._baseline_path)
+            self.folder_edit.setText(self._default_folder)
         self.status_label.setText("Ready to export.")
         self._update_enabled()
 
