@@ -80,7 +80,19 @@ def test_run_reaches_target_and_reports(mlp, tiny_dataset, compile_settings, tmp
     assert len(times) >= 2 and len(times) <= (batch_times[-1] - batch_times[0]) / 0.1 + 2
     last = listener.named("sparsity")[-1][2]
     assert last[1] == pytest.approx(0.75, abs=0.02) and last[2] == pytest.approx(0.75, abs=0.01)
-    assert list((tmp_path / "logs").rglob("events.out.tfevents*")), "no TensorBoard events written"
+    tags = _event_tags(tmp_path / "logs")
+    assert {"epoch_loss", "epoch_accuracy"} <= tags
+    assert any("hidden" in t and t.endswith("/sparsity") for t in tags), tags
+    assert any("_out/" in t and t.endswith("/sparsity") for t in tags), tags
+
+
+def _event_tags(logdir):
+    """Every scalar tag in the TensorBoard event files under ``logdir``."""
+    tags = set()
+    for path in logdir.rglob("events.out.tfevents*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
 
 
 def test_pause_and_stop_from_another_thread(mlp, tiny_dataset, compile_settings):
