@@ -116,3 +116,14 @@ def test_default_folder_follows_the_opened_model(qtbot, model, dataset, tmp_path
     p.folder_edit.setText(str(tmp_path / "mine"))
     p.set_context(lambda: model, dataset, tmp_path / "c.keras")  # the user's choice is kept
     assert p.folder_edit.text() == str(tmp_path / "mine")
+
+
+def test_stop_ends_the_export_early(qtbot, panel):
+    with qtbot.waitSignal(panel.exportFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
+        assert panel.stop_button.isEnabled() and not panel.export_button.isEnabled()
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    report = blocker.args[0]
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10000)
+    assert report.stopped and len(report.artifacts) < 2
+    assert panel.status_label.text().startswith("Stopped")
