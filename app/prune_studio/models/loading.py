@@ -171,17 +171,33 @@ def _short(exc: BaseException) -> str:
     return text[:300].rstrip(".")
 
 
+def _declares_input(model_config: dict) -> bool:
+    """Whether a saved config fixes the model's input shape (so its weights have shapes)."""
+    config = model_config.get("config") or {}
+    if model_config.get("class_name") != "Sequential":
+        return True  # Functional models always start at Input layers
+    if config.get("build_input_shape"):
+        return True
+    shape_keys = ("batch_input_shape", "batch_shape", "input_shape", "input_dim")
+    return any(
+        layer.get("class_name") == "InputLayer" or any((layer.get("config") or {}).get(k) for k in shape_keys)
+        for layer in config.get("layers") or []
+    )
+
+
+_NO_INPUT = (
+    "has no defined input shape; save it after building it with an Input layer or "
+    "input_shape so its layers have weights."
+)
+
+
 def _check_inputs(path: Path, model) -> None:
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
         inputs = None
     if not inputs or not getattr(model, "built", False):
-        raise _fail(
-            path,
-            "has no defined input shape; save it after building it with an Input layer or "
-            "input_shape so its layers have weights.",
-        )
+        raise _fail(path, _NO_INPUT)
 
 
 def _load_tf_keras(path: Path, header: _Header, trust: bool, custom: dict):
@@ -267,6 +283,8 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
         fmt, saved_with = "savedmodel", "tf-keras (SavedModel)"
     else:
         header = read_header(p)
+        if not _declares_input(header.model_config):
+            raise _fail(p, _NO_INPUT)
         fmt = header.fmt
         training = header.compile_config
         if header.keras_version.startswith("3"):
