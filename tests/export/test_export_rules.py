@@ -101,3 +101,17 @@ def test_report_ratio_and_csv_round_trip():
     assert report.ratio(report.artifacts[0]) == pytest.approx(10.0)
     rows = report.to_csv().splitlines()
     assert rows[2].split(",")[4] == "10" and "-0.02" in rows[2]
+
+
+def test_a_file_that_fails_verification_is_not_left_behind(digits_dataset, tmp_path):
+    from prune_studio.compat import keras
+
+    # tf-keras refuses to reload a Lambda layer from .keras in safe mode: saving works, verifying fails.
+    model = keras.Sequential([keras.layers.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Lambda(lambda t: t * 2.0), keras.layers.Dense(10, activation="softmax")])
+    report = export_all(model, digits_dataset, tmp_path, SMALL)
+    keras_art, tflite_art = report.artifacts
+    assert not keras_art.ok and keras_art.note.startswith("Not exported: reloading it failed")
+    assert keras_art.accuracy is None and not (tmp_path / "model.keras").exists()
+    assert tflite_art.ok and (tmp_path / "model_float32.tflite").is_file()
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
