@@ -59,6 +59,13 @@ def lambda_model():
     )
 
 
+def unsupported():
+    return keras.Sequential(
+        [keras.Input((4,)), layers.Dense(4, name="d"), layers.RMSNormalization(name="rms_norm"), layers.Dense(2)],
+        name="k3_unsupported",
+    )
+
+
 def main(out, kinds):
     rng = np.random.default_rng(0)
     for kind in kinds:

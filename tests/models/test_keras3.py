@@ -1,0 +1,59 @@
+"""Models written by Keras 3 are rebuilt as tf-keras models with identical outputs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prune_studio.compat import keras
+from prune_studio.models import ModelLoadError, describe_model, load_model
+
+KINDS = ["cnn", "branches", "rnn", "lambda_model", "unsupported"]
+
+
+@pytest.fixture(scope="module")
+def k3_dir(tmp_path_factory):
+    """Write the Keras 3 models once, in a process without TF_USE_LEGACY_KERAS."""
+    out = tmp_path_factory.mktemp("keras3")
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    maker = Path(__file__).with_name("keras3_maker.py")
+    subprocess.run([sys.executable, str(maker), str(out), *KINDS], env=env, check=True, timeout=240,
+                   capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("kind", ["cnn", "branches", "rnn"])
+def test_rebuilt_model_matches_keras3_outputs(k3_dir, kind, fmt):
+    loaded = load_model(k3_dir / f"{kind}.{fmt}")
+    assert loaded.saved_with.startswith("keras 3.")
+    assert isinstance(loaded.model, keras.Model)  # a tf-keras model the engine can prune
+    io = np.load(k3_dir / f"{kind}_io.npz")
+    np.testing.assert_allclose(loaded.model(io["x"], training=False).numpy(), io["y"], atol=1e-5)
+    assert loaded.compile_settings.loss == "sparse_categorical_crossentropy"
+    assert loaded.compile_settings.metrics == ["accuracy"]
+
+
+def test_rebuilt_nested_model_is_described(k3_dir):
+    desc = describe_model(load_model(k3_dir / "branches.keras").model)
+    inner = desc.find("inner")
+    assert inner.type == "Sequential" and len(inner.children) == 2
+    assert all(child.path.startswith("inner/") for child in inner.children)
+    assert desc.find("logits").prunable
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_layer_without_tf_keras_equivalent_is_named(k3_dir, fmt):
+    with pytest.raises(ModelLoadError, match=r"'rms_norm'.*RMSNormalization"):
+        load_model(k3_dir / f"unsupported.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_keras3_lambda_needs_trust_and_is_never_carried_over(k3_dir, fmt):
+    with pytest.raises(ModelLoadError, match=r"'double' \(Lambda\).*trust"):
+        load_model(k3_dir / f"lambda_model.{fmt}")
+    with pytest.raises(ModelLoadError, match=r"'double' is a Lambda layer"):
+        load_model(k3_dir / f"lambda_model.{fmt}", trust=True)
