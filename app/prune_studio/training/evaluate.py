@@ -6,6 +6,7 @@ The baseline before pruning, the result after it, and ``prune-studio-cli evaluat
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from prune_studio.compat import keras, tf
@@ -48,25 +49,17 @@ def evaluate_keras(model: "keras.Model", dataset: Any, compile_settings: Any = N
     return {k: float(v) for k, v in logs.items()}
 
 
-class translated_errors:
-    """Context manager turning TensorFlow's run-time errors into a readable :class:`TrainingError`."""
-
-    def __init__(self, batch_size: int):
-        self.batch_size = batch_size
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None or isinstance(exc, TrainingError):
-            return False
-        if isinstance(exc, tf.errors.ResourceExhaustedError) or isinstance(exc, MemoryError):
-            raise TrainingError(
-                f"Ran out of memory with batch size {self.batch_size}; try a smaller batch size."
-            ) from exc
-        if isinstance(exc, tf.errors.InvalidArgumentError) or (isinstance(exc, ValueError) and _about_data(exc)):
-            raise TrainingError(f"The data does not fit the model: {first_line(exc)}.") from exc
-        return False
+@contextlib.contextmanager
+def translated_errors(batch_size: int):
+    """Turn TensorFlow's run-time errors (memory, data) into a readable :class:`TrainingError`."""
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+        raise TrainingError(f"Ran out of memory with batch size {batch_size}; try a smaller batch size.") from exc
+    except (tf.errors.InvalidArgumentError, ValueError) as exc:
+        if isinstance(exc, ValueError) and not _about_data(exc):
+            raise
+        raise TrainingError(f"The data does not fit the model: {first_line(exc)}.") from exc
 
 
 def _about_data(exc: ValueError) -> bool:
