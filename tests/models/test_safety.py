@@ -1,6 +1,8 @@
 """Code in a model file never runs without trust; user-chosen custom classes load."""
 
+import json
 import textwrap
+import zipfile
 
 import pytest
 
@@ -67,3 +69,23 @@ def test_bad_custom_objects_file(tmp_path, demo_model_file):
         load_model(demo_model_file, custom_objects_file=broken)
     with pytest.raises(ModelLoadError, match="not an existing .py file"):
         load_model(demo_model_file, custom_objects_file=tmp_path / "absent.py")
+
+
+def test_config_naming_a_foreign_module_is_refused(tmp_path):
+    """tf-keras would import the named module and call the class with the saved config."""
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")]).save(tmp_path / "ok.keras")
+    with zipfile.ZipFile(tmp_path / "ok.keras") as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(files["config.json"])
+    marker = tmp_path / "popen_marker"
+    dense = config["config"]["layers"][-1]
+    dense["config"]["kernel_initializer"] = {
+        "module": "subprocess", "class_name": "Popen", "config": {"args": ["touch", str(marker)]}, "registered_name": None,
+    }
+    files["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    with pytest.raises(ModelLoadError, match=r"'d' \(a reference to subprocess.Popen\)"):
+        load_model(tmp_path / "evil.keras")
+    assert not marker.exists()

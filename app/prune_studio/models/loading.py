@@ -156,7 +156,7 @@ def _custom_objects(custom_objects_file) -> dict:
 def _refuse_code(path: Path, model_config: dict, trust: bool, custom: dict) -> None:
     if trust:
         return
-    code = find_code_layers(model_config, builtin_layer_names() | set(custom))
+    code = find_code_layers(model_config, builtin_layer_names() | set(custom), set(custom))
     if code:
         raise _fail(
             path,

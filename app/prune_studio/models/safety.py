@@ -22,9 +22,12 @@ _OP_LAYERS = {"TFOpLambda", "SlicingOpLambda"}
 _counter = itertools.count()
 
 
+_SAFE_MODULE_ROOTS = ("keras", "tf_keras", "builtins")
+
+
 @dataclass
 class CodeLayer:
-    """A layer whose loading would run code: ``kind`` is ``"lambda"`` or ``"custom"``."""
+    """A layer whose loading would run code: ``kind`` is ``lambda``, ``custom`` or ``module``."""
 
     name: str
     class_name: str
@@ -61,13 +64,39 @@ def _layer_entries(config):
                     yield from _layer_entries(sub)
 
 
-def find_code_layers(model_config: dict, known: set[str] | None = None) -> list[CodeLayer]:
+def _foreign_module(value) -> str | None:
+    """The first ``module.class`` outside Keras that a config would import, if any.
+
+    tf-keras imports whatever module a serialised object names and calls the class found
+    there, so a crafted config could name ``subprocess.Popen``.
+    """
+    if isinstance(value, dict):
+        module = value.get("module")
+        if isinstance(module, str) and module.split(".")[0] not in _SAFE_MODULE_ROOTS:
+            return f"{module}.{value.get('class_name')}"
+        values = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return None
+    for item in values:
+        found = _foreign_module(item)
+        if found:
+            return found
+    return None
+
+
+def find_code_layers(
+    model_config: dict, known: set[str] | None = None, registered: set[str] = frozenset()
+) -> list[CodeLayer]:
     """The layers of a model config that would run code when loaded.
 
     Args:
         model_config: The model's ``{"class_name": ..., "config": {...}}`` JSON.
         known: Class names that are safe to deserialise (built-ins plus anything the user
             registered); defaults to tf-keras's built-ins.
+        registered: Class names from the user's custom objects file; their own module
+            name (the user's file) is not a foreign import.
 
     Returns:
         Lambda layers and layers of unknown (custom) classes, in config order.
@@ -81,6 +110,13 @@ def find_code_layers(model_config: dict, known: set[str] | None = None) -> list[
             found.append(CodeLayer(name, cls, "lambda"))
         elif cls not in known and (entry.get("registered_name") or cls) not in known:
             found.append(CodeLayer(name, cls, "custom"))
+        else:
+            own = {} if cls in registered else {k: v for k, v in entry.items() if k != "config"}
+            foreign = _foreign_module(own) or (
+                None if cls in _MODEL_CLASSES else _foreign_module(entry.get("config"))
+            )
+            if foreign:
+                found.append(CodeLayer(name, foreign, "module"))
     return found
 
 
@@ -88,7 +124,11 @@ def describe_code_layers(layers: list[CodeLayer]) -> str:
     """``"'lam' (Lambda), 'blk' (custom class MyBlock)"`` for an error message."""
     parts = []
     for layer in layers:
-        what = "Lambda" if layer.kind == "lambda" else f"custom class {layer.class_name}"
+        what = {
+            "lambda": "Lambda",
+            "custom": f"custom class {layer.class_name}",
+            "module": f"a reference to {layer.class_name}",
+        }[layer.kind]
         parts.append(f"'{layer.name}' ({what})")
     return ", ".join(parts)
 
