@@ -103,7 +103,7 @@ def _metric_names(metrics: Any) -> list[str]:
 
     def walk(item):
         if isinstance(item, str):
-            names.append(_LOSS_ALIASES.get(item, item) if item in ("mse", "mae") else item)
+            names.append(_LOSS_ALIASES.get(item, item))
         elif isinstance(item, (list, tuple)):
             for sub in item:
                 walk(sub)
