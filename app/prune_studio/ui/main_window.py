@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
     modelReady = Signal()
     dataReady = Signal()
     runFinished = Signal(object)
+    taskFailed = Signal(object)  # a background load failed (after its message is shown)
 
     def __init__(self, trust: bool = False):
         super().__init__()
@@ -46,7 +47,9 @@ class MainWindow(QMainWindow):
         self.settings_store = QSettings("PruneStudio", "Prune Studio")
         self._loaders: list[Worker] = []
         self._pending_recipe = None
+        self._export_settings: dict | None = None
         self._close_after_run = False
+        self._adopt_plan_steps = False  # a loaded recipe's schedules set the pruning length
         self._dirty = False
         self._run_started_at = 0.0
         self._run_total = 0
@@ -93,7 +96,7 @@ class MainWindow(QMainWindow):
 
         if on_done is not None:
             worker.returned.connect(on_done)
-        worker.errored.connect(lambda exc: show_error(self, text.rstrip("…"), exc))
+        worker.errored.connect(lambda exc: (show_error(self, text.rstrip("…"), exc), self.taskFailed.emit(exc)))
         worker.done.connect(finished)
         worker.start()
         self._update_actions()
@@ -125,6 +128,8 @@ class MainWindow(QMainWindow):
         if recipe is not None:
             self.session.plans = dict(recipe.plan.layers) if recipe.plan is not None else {}
             self.settings_panel.set_training_settings(recipe.training)
+            self._export_settings = recipe.export.to_dict()
+            self._adopt_plan_steps = True
             data_spec = recipe.data_spec().to_dict()
         self.tree_model.set_description(description, self.session.plans)
         self.tree.expandAll()
@@ -155,7 +160,13 @@ class MainWindow(QMainWindow):
             text += "\n" + "\n".join(f"⚠ {issue.message}" for issue in issues)
         self.settings_panel.set_data_info(text, dataset.num_train)
         self.log_panel.append_line(f"Data: {text}")
-        self._sync_schedules_to_training()
+        if self._adopt_plan_steps:
+            self._adopt_plan_steps = False
+            ends = [p.schedule.get_config()["config"].get("end_step", -1) for p in self.session.plans.values() if p.enabled]
+            self.settings_panel.set_prune_end_step(max(ends, default=-1))
+            self.editor.set_total_steps(self.settings_panel.total_steps())
+        else:
+            self._sync_schedules_to_training()
         self._update_panels()
         self._update_actions()
         self.dataReady.emit()
@@ -165,7 +176,9 @@ class MainWindow(QMainWindow):
         if s.loaded is None:
             return
         if self.export_panel is not None and s.dataset is not None:
-            self.export_panel.set_context(s.current_model, s.dataset, str(s.model_path), baseline_model=s.loaded.model)
+            settings, self._export_settings = self._export_settings, None
+            self.export_panel.set_context(s.current_model, s.dataset, str(s.model_path), baseline_model=s.loaded.model,
+                                          settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
 

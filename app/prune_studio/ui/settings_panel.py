@@ -152,7 +152,6 @@ class SettingsPanel(QWidget):
         self.data_info.setText(text)
         self._num_train = num_train
         self._update_info()
-        self.changed.emit()
 
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(self.training_settings(), self._num_train) if self._num_train else 0
@@ -163,6 +162,15 @@ class SettingsPanel(QWidget):
     def prune_end_step(self) -> int:
         """The step by which schedules should reach their target."""
         return self.steps_per_epoch() * self.prune_epochs.value()
+
+    def set_prune_end_step(self, end_step: int) -> None:
+        """Show the pruning length of loaded schedules (rounded to whole epochs), silently."""
+        per_epoch = self.steps_per_epoch()
+        if per_epoch and end_step > 0:
+            self.prune_epochs.blockSignals(True)
+            self.prune_epochs.setValue(max(1, round(end_step / per_epoch)))
+            self.prune_epochs.blockSignals(False)
+            self._update_info()
 
     # --- internals -----------------------------------------------------------------------
     def _on_changed(self, *_args) -> None:

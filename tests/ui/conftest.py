@@ -1,0 +1,55 @@
+"""Fixtures for the window tests: isolated settings, the demo window, clean teardown."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    """Recent files and other QSettings go to a temporary folder, not the user's."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+def close_cleanly(qtbot, window) -> None:
+    """Stop any run, close the window, and check no worker or timer is left alive."""
+    if window.run.running:
+        with qtbot.waitSignal(window.runFinished, timeout=60_000):
+            window.run.stop()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
+    window._dirty = False
+    window.close()
+    window.deleteLater()
+    assert not window.run.running and not window._loaders
+    assert not window.run._timer.isActive()
+    assert not window.charts._timer.isActive()
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Factory: ``make_window(demo=True)`` returns a shown window once its data is loaded."""
+    from prune_studio.ui.app import create_window
+
+    windows = []
+
+    def factory(**kwargs):
+        window = create_window(**kwargs)
+        window.setProperty("modalErrors", False)
+        windows.append(window)
+        window.show()
+        if kwargs.get("demo"):
+            with qtbot.waitSignal(window.dataReady, timeout=60_000):
+                pass
+        return window
+
+    yield factory
+    for window in windows:
+        close_cleanly(qtbot, window)
+
+
+@pytest.fixture
+def demo_window(make_window):
+    return make_window(demo=True)

@@ -1,0 +1,83 @@
+"""The layer tree model over a real model description, checked without any widget."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from prune_studio.models import describe_model, load_model
+from prune_studio.ui.layer_tree_model import (
+    COL_NAME,
+    COL_PRUNE,
+    COL_SCHEDULE,
+    COL_TARGET,
+    LayerTreeModel,
+    NodeRole,
+)
+
+
+@pytest.fixture(scope="module")
+def description(demo_model_file):
+    return describe_model(load_model(demo_model_file).model, path=demo_model_file)
+
+
+def _make_plan(name):
+    from prune_studio.pruning.plan import LayerPlan
+    from prune_studio.pruning.schedules import PolynomialDecay
+
+    return LayerPlan(enabled=True, schedule=PolynomialDecay(0.25, 0.75, 0, 100, frequency=10))
+
+
+def _row(model, name):
+    index = model.index_of(name)
+    assert index.isValid(), name
+    return index.row(), index.parent()
+
+
+def test_rows_follow_the_description(qapp, description):
+    model = LayerTreeModel(make_plan=_make_plan)
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.set_description(description, {})
+    names = [model.index(r, COL_NAME).data() for r in range(model.rowCount())]
+    assert names == [info.name for info in description.root.children]
+    assert model.index(0, 0).data(NodeRole).info is description.root.children[0]
+
+
+def test_unprunable_layer_is_not_checkable_and_says_why(qapp, description):
+    model = LayerTreeModel(make_plan=_make_plan)
+    model.set_description(description, {})
+    blocked = next(info for info in description.layers() if not info.prunable)
+    index = model.index_of(blocked.name, COL_PRUNE)
+    assert not index.flags() & Qt.ItemFlag.ItemIsUserCheckable
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == blocked.reason
+    assert not model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+
+
+def test_checking_a_layer_creates_and_toggles_its_plan(qapp, description):
+    plans = {}
+    model = LayerTreeModel(make_plan=_make_plan)
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.set_description(description, plans)
+    name = description.prunable_layers()[0].name
+    index = model.index_of(name, COL_PRUNE)
+    changed = []
+    model.dataChanged.connect(lambda *a: changed.append(a))
+    assert model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert plans[name].enabled and changed
+    assert index.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert model.index_of(name, COL_TARGET).data() == "75%"
+    assert model.index_of(name, COL_SCHEDULE).data() == "25% → 75%, steps 0–100"
+    assert model.setData(index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert not plans[name].enabled
+    assert model.index_of(name, COL_TARGET).data() == ""
+
+
+def test_enable_many_skips_unprunable(qapp, description):
+    model = LayerTreeModel(make_plan=_make_plan)
+    model.set_description(description, {})
+    all_names = [info.name for info in description.layers()]
+    changed = model.set_enabled(all_names, True)
+    assert changed == len(description.prunable_layers())
+    assert set(model.plans) == {info.name for info in description.prunable_layers()}
+    assert model.index_of("no such layer") == QModelIndex()
