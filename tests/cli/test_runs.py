@@ -1,6 +1,13 @@
 """demo, prune, evaluate and export as subprocesses on the demo model and small digits data."""
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -101,3 +108,34 @@ def test_a_run_that_diverges_exits_1(cli, demo, tiny_npz, tmp_path):
     assert run.code == 1, run.stderr[-2000:]
     assert "NaN" in run.error_line()
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_ctrl_c_stops_training_and_still_exports(demo, tiny_npz, tmp_path):
+    root, _ = demo
+    recipe = json.loads((root / "out" / "recipe.json").read_text())
+    recipe["export"] = {**QUICK_EXPORT, "tflite": []}
+    recipe_path = tmp_path / "recipe.json"
+    recipe_path.write_text(json.dumps(recipe))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prune_studio.cli", "prune", str(root / "out" / "baseline.keras"), "--recipe",
+         str(recipe_path), "--data", str(tiny_npz), "--out", str(tmp_path / "run"), "--epochs", "200", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"})
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while "Fine-tuning" not in lines.get(timeout=max(0.1, deadline - time.monotonic())):
+            pass
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    report = json.loads(out)
+    assert report["training"]["stopped"] is True
+    assert 1 <= len(report["training"]["history"]["loss"]) < 200
+    assert (tmp_path / "run" / "model.keras").is_file()

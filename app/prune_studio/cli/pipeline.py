@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,26 @@ def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
     return suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
 
 
+@contextlib.contextmanager
+def stop_on_interrupt(control, listener: ProgressBar):
+    """The first Ctrl-C stops training after the current batch (the run still exports); a second aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if control.stopped:
+            raise KeyboardInterrupt
+        listener.on_log("Stopping after this batch; the model trained so far is exported (Ctrl-C again aborts).")
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "default", epochs: int | None = None,
                logdir: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run ``recipe`` and write every artifact and ``report.json`` into ``out_dir``.
@@ -39,7 +62,7 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
         ``training`` (baseline, final, history, sparsity...), ``plan``, ``recipe`` and ``strategy``.
     """
     from prune_studio.export import export_all
-    from prune_studio.training import TrainingSettings, fine_tune
+    from prune_studio.training import RunControl, TrainingSettings, fine_tune
 
     settings = TrainingSettings.from_dict(recipe.training.to_dict())
     if epochs is not None:
@@ -53,8 +76,10 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
     loaded, dataset = load_inputs(str(recipe.model_file()), recipe.data_spec(), trust=recipe.trust)
     plan = resolve_plan(recipe, loaded.model, dataset, settings, progress)
 
-    result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
-                       listener=progress, strategy=strategy, logdir=logdir)
+    control = RunControl()
+    with stop_on_interrupt(control, progress):
+        result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
+                           listener=progress, control=control, strategy=strategy, logdir=logdir)
     export = export_all(result.stripped_model, dataset, out_dir, recipe.export, baseline_path=str(recipe.model_file()),
                         baseline_model=loaded.model, overwrite=True, progress=progress.phase("Export"))
     report = export.to_dict()
