@@ -5,6 +5,8 @@ the spec as Python source and run its file filter on sample bundle paths.
 """
 
 import ast
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,13 +37,13 @@ def _call(tree, func):
 @pytest.fixture(scope="module")
 def spec_filter(spec_tree):
     """The spec's ``keep()`` filter and its tables, executed on their own."""
-    names = {"KEEP_QT_PLUGINS", "DROP_LIBS", "EXCLUDES"}
+    names = {"KEEP_QT_PLUGINS", "DROP_LIBS", "EXCLUDES", "STRIP_LIBS"}
     nodes = [
         n for n in spec_tree.body
-        if (isinstance(n, ast.FunctionDef) and n.name == "keep")
+        if (isinstance(n, ast.FunctionDef) and n.name in ("keep", "strip_symbols"))
         or (isinstance(n, ast.Assign) and {getattr(t, "id", None) for t in n.targets} & names)
     ]
-    namespace = {"Path": Path}
+    namespace = {"Path": Path, "sys": sys}
     exec(compile(ast.Module(body=nodes, type_ignores=[]), str(SPEC), "exec"), namespace)
     return namespace
 
@@ -100,3 +102,23 @@ def test_unused_modules_are_excluded(spec_filter):
 )
 def test_bundle_file_filter(spec_filter, dest, kept):
     assert spec_filter["keep"](dest) is kept
+
+
+@pytest.mark.skipif(shutil.which("strip") is None, reason="binutils' strip is not installed")
+def test_strip_symbols_shrinks_named_libraries_and_keeps_links(spec_filter, tmp_path):
+    import prune_studio.compat  # noqa: F401  (a real shared library with a symbol table)
+    import tensorflow
+
+    source = Path(tensorflow.__file__).parent / "python" / "lib_pywrap_tensorflow_common.so"
+    lib = tmp_path / "tensorflow" / "libdemo.so.2"
+    lib.parent.mkdir()
+    shutil.copy(source, lib)
+    other = tmp_path / "other.so"
+    shutil.copy(source, other)
+    link = tmp_path / "libdemo.so.2"
+    link.symlink_to(lib)
+    spec_filter["strip_symbols"](tmp_path, names=("libdemo.so.2",))
+    assert lib.stat().st_size < source.stat().st_size
+    assert lib.read_bytes()[:4] == b"\x7fELF"
+    assert link.is_symlink() and link.resolve() == lib.resolve()
+    assert other.stat().st_size == source.stat().st_size
