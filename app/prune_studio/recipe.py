@@ -210,12 +210,20 @@ def _parse_plan(plan: dict) -> tuple[Any, dict | None]:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not 0 < value < 1:
             raise _fail(f"plan.suggest.{key}", f"must be a number between 0 and 1, got {value!r}")
         return None, dict(suggest)
-    from prune_studio.pruning.plan import PruningPlan
+    from prune_studio.pruning.plan import LayerPlan, PruningPlan
 
-    try:
-        return PruningPlan.from_dict(plan), None
-    except (PruneStudioError, ValueError, TypeError, KeyError) as exc:
-        raise _fail("plan", f"is not valid: {_sentence(exc)}") from exc
+    if set(plan) != {"layers"}:
+        raise _fail("plan", "must hold 'layers' (layer name -> layer plan) or a 'suggest' request")
+    if not isinstance(plan["layers"], dict):
+        raise _fail("plan.layers", f"must be a JSON object of layer name -> layer plan, got {plan['layers']!r}")
+    for name, layer in plan["layers"].items():
+        if not isinstance(layer, dict):
+            raise _fail(f"plan.layers.{name}", f"must be a JSON object, got {layer!r}")
+        try:
+            LayerPlan.from_dict(layer)
+        except (PruneStudioError, ValueError, TypeError, KeyError) as exc:
+            raise _fail(f"plan.layers.{name}", f"is not valid: {_sentence(exc)}") from exc
+    return PruningPlan.from_dict(plan), None
 
 
 def _parse_training(training: Any) -> TrainingSettings:

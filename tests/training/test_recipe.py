@@ -74,6 +74,11 @@ def test_relative_paths_resolve_against_the_recipe_folder(tmp_path, monkeypatch)
         ({"export": {"tflite": ["int4"]}}, "export", "int4"),
         ({"export": {"zip": True}}, "export.zip", "not known"),
         ({"extra": 1}, "extra", "not part of a recipe"),
+        ({"plan": {"layers": 3}}, "plan.layers", "layer name -> layer plan"),
+        ({"plan": {"layers": {"dense1": {"enabled": True, "schedule": {
+            "class_name": "PolynomialDecay",
+            "config": {"initial_sparsity": 0.5, "final_sparsity": 1.5, "begin_step": 0, "end_step": 9}}}}}},
+         "plan.layers.dense1", "final_sparsity"),
     ],
 )
 def test_invalid_recipe_names_field_and_problem(tmp_path, overrides, field, words):
