@@ -53,6 +53,20 @@ def rnn():
     )
 
 
+def wrappers():
+    return keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            layers.Bidirectional(layers.LSTM(4, return_sequences=True), name="bi"),
+            layers.TimeDistributed(layers.Dense(3), name="td"),
+            layers.GRU(4, name="gru"),
+            layers.LayerNormalization(name="ln"),
+            layers.Dense(2, activation="softmax"),
+        ],
+        name="k3_wrappers",
+    )
+
+
 def lambda_model():
     return keras.Sequential(
         [keras.Input((4,)), layers.Lambda(lambda t: t * 2, name="double"), layers.Dense(2)], name="k3_lambda"

@@ -11,7 +11,7 @@ import pytest
 from prune_studio.compat import keras
 from prune_studio.models import ModelLoadError, describe_model, load_model
 
-KINDS = ["cnn", "branches", "rnn", "lambda_model", "unsupported"]
+KINDS = ["cnn", "branches", "rnn", "wrappers", "lambda_model", "unsupported"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def k3_dir(tmp_path_factory):
 
 
 @pytest.mark.parametrize("fmt", ["keras", "h5"])
-@pytest.mark.parametrize("kind", ["cnn", "branches", "rnn"])
+@pytest.mark.parametrize("kind", ["cnn", "branches", "rnn", "wrappers"])
 def test_rebuilt_model_matches_keras3_outputs(k3_dir, kind, fmt):
     loaded = load_model(k3_dir / f"{kind}.{fmt}")
     assert loaded.saved_with.startswith("keras 3.")

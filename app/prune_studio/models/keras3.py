@@ -35,8 +35,11 @@ _BASE_LAYER_KWARGS = {
     "activity_regularizer",
     "autocast",
     "implementation",
+    "zero_output_for_mask",  # tf-keras RNNs pop it from **kwargs (set by Bidirectional)
 }
 _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+# Config keys under which wrappers (Bidirectional, TimeDistributed, RNN) keep a whole layer.
+_WRAPPED = {"layer", "forward_layer", "backward_layer", "cell"}
 _EMPTY = (None, False, [], {}, "")
 
 
@@ -170,7 +173,11 @@ def convert_layer(entry: dict, known: dict, shifted: set) -> dict:
         extra = {k: v for k, v in config.items() if k not in allowed and v not in _EMPTY}
         if extra:
             raise _Unsupported(f"layer '{name}' ({cls_name}) uses options {sorted(extra)} that tf-keras lacks")
-        config = {k: _value(v, name) for k, v in config.items() if k in allowed}
+        config = {
+            k: convert_layer(v, known, set()) if k in _WRAPPED and isinstance(v, dict) else _value(v, name)
+            for k, v in config.items()
+            if k in allowed
+        }
         out = {"class_name": cls_name, "config": config}
     if "name" in entry:
         out["name"] = entry["name"]
