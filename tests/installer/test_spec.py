@@ -62,6 +62,9 @@ def test_resources_and_package_are_collected(spec_tree):
     keywords = {k.arg: ast.unparse(k.value) for k in analysis.keywords}
     assert keywords["datas"] == "[(str(RESOURCES), 'resources')]"
     assert "collect_submodules('prune_studio')" in keywords["hiddenimports"]
+    # pyqtgraph loads these with importlib, out of the analysis' sight.
+    for hidden in ("'PySide6.QtOpenGL'", "'PySide6.QtOpenGLWidgets'", "'ai_edge_litert.interpreter'"):
+        assert hidden in keywords["hiddenimports"]
     assert ast.unparse(_assigned(spec_tree, "RESOURCES")) == "ROOT / 'resources'"
     # prune_studio.resources looks for sys._MEIPASS/resources: the same folder name.
     assert '"resources"' in (ROOT / "app" / "prune_studio" / "resources.py").read_text()
@@ -75,7 +78,7 @@ def test_unused_modules_are_excluded(spec_filter):
                  "pyqtgraph.opengl", "PyQt5"):
         assert name in excludes
     for needed in ("tensorflow", "tf_keras", "ai_edge_litert", "PySide6.QtSvg", "PySide6.QtWidgets",
-                   "pyqtgraph", "h5py", "numpy"):
+                   "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "pyqtgraph", "h5py", "numpy"):
         assert needed not in excludes
 
 
