@@ -67,6 +67,17 @@ def wrappers():
     )
 
 
+def two_inputs():
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    sub_in = keras.Input((8,))
+    sub = keras.Model(sub_in, layers.Dense(5, activation="relu", name="sub_dense")(sub_in), name="sub")
+    shared = layers.Dense(4, name="shared")
+    x = layers.Concatenate()([shared(a), shared(b)])
+    x = sub(x)
+    return keras.Model([a, b], layers.Dense(3, activation="softmax", name="out")(x), name="k3_two_inputs")
+
+
 def lambda_model():
     return keras.Sequential(
         [keras.Input((4,)), layers.Lambda(lambda t: t * 2, name="double"), layers.Dense(2)], name="k3_lambda"
@@ -90,7 +101,8 @@ def main(out, kinds):
             x = rng.integers(0, 20, shape).astype("int32")
         else:
             x = rng.random(shape, dtype=np.float32)
-        np.savez(os.path.join(out, f"{kind}_io.npz"), x=x, y=np.asarray(model(x)))
+        feed = [x, x[::-1].copy()] if len(model.inputs) == 2 else x
+        np.savez(os.path.join(out, f"{kind}_io.npz"), x=x, y=np.asarray(model(feed)))
         model.save(os.path.join(out, f"{kind}.keras"))
         model.save(os.path.join(out, f"{kind}.h5"))
 
