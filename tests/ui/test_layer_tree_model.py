@@ -67,7 +67,9 @@ def test_checking_a_layer_creates_and_toggles_its_plan(qapp, description):
     assert plans[name].enabled and changed
     assert index.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
     assert model.index_of(name, COL_TARGET).data() == "75%"
-    assert model.index_of(name, COL_SCHEDULE).data() == "25% → 75%, steps 0–100"
+    assert model.index_of(name, COL_SCHEDULE).data() == "25%→75% by 100"
+    tip = model.index_of(name, COL_SCHEDULE).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Start at 25% zeros at step 0, reach 75% by step 100, updating every 10 steps."
     assert model.setData(index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
     assert not plans[name].enabled
     assert model.index_of(name, COL_TARGET).data() == ""
@@ -81,3 +83,11 @@ def test_enable_many_skips_unprunable(qapp, description):
     assert changed == len(description.prunable_layers())
     assert set(model.plans) == {info.name for info in description.prunable_layers()}
     assert model.index_of("no such layer") == QModelIndex()
+
+
+def test_shapes_leave_out_the_batch_axis():
+    from prune_studio.ui.layer_tree_model import shape_text
+
+    assert shape_text([None, 8, 8, 32]) == "8×8×32"
+    assert shape_text([[None, 4], [None, None, 3]]) == "4, ?×3"
+    assert shape_text(None) == ""

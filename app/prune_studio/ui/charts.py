@@ -68,16 +68,16 @@ class ChartPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-        self.loss_plot = self._plot("Loss", 0, 0)
+        self.loss_plot = self._plot("Loss", 0, 0, legend_at_bottom=False)
         self.acc_plot = self._plot("Accuracy", 0, 1)
         self.sparsity_plot = self._plot("Overall zeros (share of prunable weights)", 1, 0)
         self.layer_plot = self._plot("Zeros per layer", 1, 1)
-        for plot in (self.acc_plot, self.sparsity_plot, self.layer_plot):
+        for plot in (self.sparsity_plot, self.layer_plot):
             plot.setYRange(0, 1.0, padding=0.02)
         self.curves: dict[str, _Curve] = {}
         self.layer_curves: dict[str, _Curve] = {}
         self._target_item = self.sparsity_plot.plot([], [], pen=pg.mkPen("#888888", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine), name="schedule target")
-        self._baseline_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#888888", width=1, style=pg.QtCore.Qt.PenStyle.DotLine), label="baseline", labelOpts={"position": 0.05})
+        self._baseline_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#888888", width=1, style=pg.QtCore.Qt.PenStyle.DotLine), label="baseline", labelOpts={"position": 0.92, "anchors": [(1, 1), (1, 1)]})
         self._baseline_line.setVisible(False)
         self.acc_plot.addItem(self._baseline_line)
         self._make_metric_curves()
@@ -87,13 +87,13 @@ class ChartPanel(QWidget):
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.redraw)
 
-    def _plot(self, title: str, row: int, col: int) -> pg.PlotItem:
+    def _plot(self, title: str, row: int, col: int, legend_at_bottom: bool = True) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "step")
         plot.setDownsampling(mode="peak")
         plot.setClipToView(True)
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        plot.addLegend(offset=(-8, -8) if legend_at_bottom else (-8, 8), labelTextSize="8pt")
         plot.setMenuEnabled(False)
         return plot
 

@@ -56,24 +56,40 @@ class LayerNode:
             yield from child.walk()
 
 
-def schedule_summary(layer_plan: Any) -> str:
-    """Plain words for a layer's schedule, e.g. ``"50% → 80%, steps 0–1,000"``."""
+def schedule_summary(layer_plan: Any, short: bool = True) -> str:
+    """A layer's schedule in words: ``"50→80% by 1,000"`` (short) or a full sentence."""
     if layer_plan is None or not getattr(layer_plan, "enabled", False):
         return ""
     config = layer_plan.schedule.get_config()
     config = config.get("config", config)
-    end = config.get("end_step", -1)
-    end_text = "end" if end is None or end < 0 else f"{end:,}"
-    if "target_sparsity" in config:
-        text = f"constant {config['target_sparsity']:.0%}, steps {config['begin_step']:,}–{end_text}"
-    else:
-        text = f"{config['initial_sparsity']:.0%} → {config['final_sparsity']:.0%}, steps {config['begin_step']:,}–{end_text}"
-    extras = []
-    if tuple(getattr(layer_plan, "block_size", (1, 1)) or (1, 1)) != (1, 1):
-        extras.append("blocks {}×{}".format(*layer_plan.block_size))
+    begin, end = config["begin_step"], config.get("end_step", -1)
     if getattr(layer_plan, "sparsity_m_by_n", None):
-        extras.append("{}:{}".format(*layer_plan.sparsity_m_by_n))
-    return text + (f" ({', '.join(extras)})" if extras else "")
+        m, n = layer_plan.sparsity_m_by_n
+        return f"{m}:{n} from {begin:,}" if short else f"{m} zeros in every {n} weights from step {begin:,}"
+    if "target_sparsity" in config:
+        target = config["target_sparsity"]
+        if short:
+            return f"{target:.0%} from {begin:,}"
+        until = "the end" if end is None or end < 0 else f"step {end:,}"
+        text = f"Constant {target:.0%} zeros from step {begin:,} until {until}"
+    else:
+        start, final = config["initial_sparsity"], config["final_sparsity"]
+        if short:
+            return f"{start:.0%}→{final:.0%} by {end:,}"
+        text = f"Start at {start:.0%} zeros at step {begin:,}, reach {final:.0%} by step {end:,}"
+    if tuple(getattr(layer_plan, "block_size", (1, 1)) or (1, 1)) != (1, 1):
+        text += ", in blocks of {}×{}".format(*layer_plan.block_size)
+    return text + f", updating every {config['frequency']:,} steps."
+
+
+def shape_text(shape: Any) -> str:
+    """``[None, 8, 8, 32]`` as ``8×8×32`` (the batch axis left out)."""
+    if shape is None:
+        return ""
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return ", ".join(shape_text(s) for s in shape)
+    dims = list(shape)[1:] if shape and shape[0] is None else list(shape)
+    return "×".join("?" if d is None else str(d) for d in dims) or "scalar"
 
 
 def target_sparsity(layer_plan: Any) -> float | None:
@@ -227,6 +243,8 @@ class LayerTreeModel(QAbstractItemModel):
                 return info.reason or "This layer cannot be pruned."
             if col == COL_PRUNE:
                 return "Tick to prune this layer's weights during fine-tuning."
+            if col == COL_SCHEDULE:
+                return schedule_summary(self._plans.get(info.name), short=False) or None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_PARAMS, COL_TARGET):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -238,7 +256,7 @@ class LayerTreeModel(QAbstractItemModel):
         if col == COL_TYPE:
             return info.type
         if col == COL_SHAPE:
-            return str(info.output_shape) if info.output_shape is not None else ""
+            return shape_text(info.output_shape)
         if col == COL_PARAMS:
             return f"{info.params:,}"
         if col == COL_PRUNE:

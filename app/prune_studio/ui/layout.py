@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QStyle,
     QSplitter,
     QTabWidget,
     QTreeView,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_studio.ui.charts import ChartPanel
-from prune_studio.ui.layer_tree_model import COL_NAME, COL_PRUNE, LayerTreeModel, NodeRole  # noqa: F401
+from prune_studio.ui.layer_tree_model import LayerTreeModel, NodeRole  # noqa: F401
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.schedule_editor import ScheduleEditor
@@ -48,8 +49,10 @@ def _optional_panel(module: str, name: str):
         return None
 
 
-def _action(window, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+def _action(window, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
     action = QAction(text, window)
+    if icon is not None:
+        action.setIcon(window.style().standardIcon(icon))
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     label = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -79,8 +82,8 @@ def build(w) -> None:
     w.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     w.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     w.tree.setUniformRowHeights(True)
-    w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    w.tree.header().setStretchLastSection(True)
+    w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    w.tree.header().setStretchLastSection(False)
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
     w.global_target.setValue(80)
@@ -118,7 +121,7 @@ def build(w) -> None:
     w.export_panel = export_cls() if export_cls else None
     w.scan_panel = scan_cls() if scan_cls else None
     w.tabs = QTabWidget()
-    w.tabs.addTab(_scroll(w.editor), "Schedule")
+    w.tabs.addTab(w.editor, "Schedule")
     w.tabs.addTab(_scroll(w.settings_panel), "Data && training")
     w.tabs.addTab(w.charts, "Live charts")
     if w.scan_panel is not None:
@@ -161,9 +164,10 @@ def _build_actions(w) -> None:
     w.act_open_recipe = _action(w, "Open &recipe…", lambda: _ask_open_recipe(w), "Ctrl+Shift+O", "Open a saved recipe")
     w.act_save = _action(w, "&Save recipe…", w.save_recipe, QKeySequence.StandardKey.Save, "Save model, plan and settings as a recipe")
     w.act_quit = _action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
-    w.act_run = _action(w, "▶ Run", w.start_run, "Ctrl+R", "Fine-tune with pruning")
-    w.act_pause = _action(w, "⏸ Pause", w.toggle_pause, "Ctrl+P", "Pause or resume the run")
-    w.act_stop = _action(w, "⏹ Stop", w.stop_run, "Ctrl+.", "Stop the run after the current batch")
+    pix = QStyle.StandardPixmap
+    w.act_run = _action(w, "Run", w.start_run, "Ctrl+R", "Fine-tune with pruning", pix.SP_MediaPlay)
+    w.act_pause = _action(w, "Pause", w.toggle_pause, "Ctrl+P", "Pause or resume the run", pix.SP_MediaPause)
+    w.act_stop = _action(w, "Stop", w.stop_run, "Ctrl+.", "Stop the run after the current batch", pix.SP_MediaStop)
     w.act_prune_all = _action(w, "Prune all prunable", w.prune_all_prunable, "Ctrl+Shift+A")
     w.act_same_type = _action(w, "Select same type", w.select_same_type, "Ctrl+T")
     w.act_log = w.log_dock.toggleViewAction()
@@ -189,7 +193,7 @@ def _build_actions(w) -> None:
     bar = w.addToolBar("Main")
     bar.setObjectName("mainToolBar")
     bar.setMovable(False)
-    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     for act in (w.act_open, w.act_demo, w.act_open_recipe, w.act_save):
         bar.addAction(act)
     bar.addSeparator()
@@ -229,7 +233,7 @@ def update_actions(w) -> None:
     ready = s.loaded is not None and s.dataset is not None and not loading
     w.act_run.setEnabled(ready and has_plan and not running)
     w.act_pause.setEnabled(running and w.run.state in ("running", "paused"))
-    w.act_pause.setText("▶ Resume" if w.run.state == "paused" else "⏸ Pause")
+    w.act_pause.setText("Resume" if w.run.state == "paused" else "Pause")
     w.act_stop.setEnabled(running and w.run.state != "stopping")
     w.act_save.setEnabled(s.loaded is not None)
     for act in (w.act_open, w.act_demo, w.act_open_recipe):

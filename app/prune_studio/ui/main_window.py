@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from prune_studio.ui import layout as window_layout
 from prune_studio.ui.notify import show_error
+from prune_studio.ui.plan_stats import result_sentence
 from prune_studio.ui.run_controller import RunController
 from prune_studio.ui.session import Session, default_frequency, load_data_task, load_model_task, with_end_step
 from prune_studio.ui.worker import Worker
@@ -133,8 +134,6 @@ class MainWindow(QMainWindow):
             data_spec = recipe.data_spec().to_dict()
         self.tree_model.set_description(description, self.session.plans)
         self.tree.expandAll()
-        for col in range(self.tree_model.columnCount()):
-            self.tree.resizeColumnToContents(col)
         self.charts.reset([])
         self._update_summary()
         self._update_title()
@@ -368,7 +367,7 @@ class MainWindow(QMainWindow):
         self.session.result = result
         final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items())
         word = "Stopped" if result.stopped else "Finished"
-        self.status_text.setText(f"{word}: {final}")
+        self.status_text.setText(f"{word}: {result_sentence(result)}")
         self.log_panel.append_line(f"{word}. Test metrics after pruning: {final}.")
         self._update_panels()
         self._update_actions()

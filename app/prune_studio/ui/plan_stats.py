@@ -51,12 +51,23 @@ def overall_target_curve(description: Any, plans: dict[str, Any], total_steps: i
     steps = None
     share = np.zeros(0)
     for name, plan in enabled.items():
+        layer_steps, values = sparsity_curve(plan.schedule, total_steps, num)
         if plan.sparsity_m_by_n:
-            layer_steps, values = sparsity_curve(plan.schedule, total_steps, num)
             values = np.where(values > 0, 0.5, 0.0)
-        else:
-            layer_steps, values = sparsity_curve(plan.schedule, total_steps, num)
         if steps is None:
             steps, share = layer_steps, np.zeros(len(layer_steps))
         share = share + np.interp(steps, layer_steps, values) * sizes[name] / total
     return steps, share
+
+
+def result_sentence(result: Any) -> str:
+    """A run's outcome in words: accuracy before and after, and the zeros reached."""
+    parts = []
+    before, after = result.baseline.get("accuracy"), result.final.get("accuracy")
+    if after is not None:
+        parts.append(f"accuracy {after:.2%}" + (f" (was {before:.2%})" if before is not None else ""))
+    elif "loss" in result.final:
+        parts.append(f"loss {result.final['loss']:.4f}")
+    if result.sparsity:
+        parts.append(f"{sum(result.sparsity.values()) / len(result.sparsity):.0%} zeros in {len(result.sparsity)} pruned layers")
+    return ", ".join(parts) or "no metrics"

@@ -1,0 +1,65 @@
+"""Render the main window's screenshots (run under Xvfb or offscreen).
+
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+HERE = Path(__file__).resolve().parent
+
+
+def wait(app: QApplication, condition, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not reach the expected state")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(scheme: str | None = None) -> None:
+    from prune_studio.ui.app import create_window
+    from prune_studio.ui.layout import select_names
+    from prune_studio.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = create_window(demo=True)
+    if scheme:
+        apply_theme(app, scheme)
+    window.show()
+    wait(app, lambda: window.session.dataset is not None and not window.is_busy())
+    window.settings_panel.epochs.setValue(6)
+    window.prune_all_prunable()
+    select_names(window, ["dense1"])
+    [app.processEvents() for _ in range(20)]
+    suffix = f"_{scheme}" if scheme else ""
+    window.grab().save(str(HERE / f"main_window{suffix}.png"))
+    if scheme:
+        window._dirty = False
+        window.close()
+        return
+    window.tabs.setCurrentIndex(1)
+    [app.processEvents() for _ in range(20)]
+    window.grab().save(str(HERE / "settings.png"))
+    window.start_run()
+    wait(app, lambda: window.progress.value() > 0.45 * max(window.progress.maximum(), 1))
+    time.sleep(0.2)
+    [app.processEvents() for _ in range(20)]
+    window.grab().save(str(HERE / "running.png"))
+    done = []
+    window.runFinished.connect(done.append)
+    wait(app, lambda: bool(done), 300)
+    [app.processEvents() for _ in range(20)]
+    window.grab().save(str(HERE / "finished.png"))
+    window._dirty = False
+    window.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else None)
