@@ -143,3 +143,11 @@ def test_spec_round_trip_and_bad_kind():
     assert DataSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     with pytest.raises(DataError, match="'parquet' is not valid"):
         load_data(DataSpec("parquet"))
+
+
+def test_image_folder_with_train_and_test_subfolders(tmp_path):
+    _write_images(tmp_path / "set" / "train", per_class=2)
+    _write_images(tmp_path / "set" / "test", per_class=1)
+    ds = load_data(DataSpec("folder", str(tmp_path / "set")))  # no model: 64x64 RGB
+    assert (ds.num_train, ds.num_test, ds.num_classes) == (4, 2, 2)
+    _check_common(ds, 2, (64, 64, 3))
