@@ -38,6 +38,10 @@ from prune_studio.models.safety import (
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+_TRUST_HINT = (
+    "which is not run unless you trust the file: open it only if you trust its source, "
+    "with trust switched on (trust=True, or 'Trust this file')."
+)
 
 
 class ModelLoadError(PruneStudioError):
@@ -158,12 +162,7 @@ def _refuse_code(path: Path, model_config: dict, trust: bool, custom: dict) -> N
         return
     code = find_code_layers(model_config, builtin_layer_names() | set(custom), set(custom))
     if code:
-        raise _fail(
-            path,
-            f"holds code in layer(s) {describe_code_layers(code)}, which is not run unless you "
-            "trust the file: open it only if you trust its source, with trust switched on "
-            "(trust=True, or 'Trust this file').",
-        )
+        raise _fail(path, f"holds code in layer(s) {describe_code_layers(code)}, {_TRUST_HINT}")
 
 
 def _short(exc: BaseException) -> str:
@@ -240,9 +239,7 @@ def _load_savedmodel(path: Path, trust: bool, custom: dict):
     if lambdas and not trust:
         names = ", ".join(f"'{n}' (Lambda)" for n in lambdas)
         raise ModelLoadError(
-            f"SavedModel folder '{path.name}' holds code in layer(s) {names}, which is not run "
-            "unless you trust the file: open it only if you trust its source, with trust "
-            "switched on (trust=True, or 'Trust this file')."
+            f"SavedModel folder '{path.name}' holds code in layer(s) {names}, {_TRUST_HINT}"
         )
     try:
         model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
