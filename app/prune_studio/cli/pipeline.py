@@ -77,7 +77,9 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
     plan = resolve_plan(recipe, loaded.model, dataset, settings, progress)
 
     control = RunControl()
-    with stop_on_interrupt(control, progress):
+    # a worker of a cluster cannot stop alone (the others would wait on it), so Ctrl-C aborts there
+    graceful = strategy_name != "multi-worker"
+    with stop_on_interrupt(control, progress) if graceful else contextlib.nullcontext():
         result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
                            listener=progress, control=control, strategy=strategy, logdir=logdir)
     export = export_all(result.stripped_model, dataset, out_dir, recipe.export, baseline_path=str(recipe.model_file()),
