@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from prune_studio.models.safety import check_graph
+from prune_studio.models.safety import builtin_layer_classes, check_graph
 
 _BASE_LAYER_KWARGS = {
     "name",
@@ -54,14 +54,7 @@ def _error(path: Path, what: str):
 
 
 def _classes(custom: dict) -> dict:
-    from prune_studio.compat import keras
-    from tf_keras.src.layers import serialization
-
-    serialization.populate_deserializable_objects()
-    known = dict(serialization.LOCAL.ALL_OBJECTS)
-    known.update({n: getattr(keras.layers, n) for n in dir(keras.layers) if n[:1].isupper()})
-    known.update(custom)
-    return known
+    return {**builtin_layer_classes(), **custom}
 
 
 def _accepted(cls) -> tuple[set[str], bool]:

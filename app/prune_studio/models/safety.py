@@ -34,15 +34,20 @@ class CodeLayer:
     kind: str
 
 
-def builtin_layer_names() -> set[str]:
-    """Class names tf-keras can deserialise without custom objects."""
+def builtin_layer_classes() -> dict:
+    """Layer and model classes tf-keras can deserialise without custom objects, by name."""
     from prune_studio.compat import keras
     from tf_keras.src.layers import serialization
 
     serialization.populate_deserializable_objects()
-    names = set(serialization.LOCAL.ALL_OBJECTS)
-    names.update(n for n in dir(keras.layers) if n[:1].isupper())
-    return names | _MODEL_CLASSES | _OP_LAYERS
+    classes = dict(serialization.LOCAL.ALL_OBJECTS)
+    classes.update({n: getattr(keras.layers, n) for n in dir(keras.layers) if n[:1].isupper()})
+    return classes
+
+
+def builtin_layer_names() -> set[str]:
+    """Class names that are safe to deserialise (built-ins and the op layers)."""
+    return set(builtin_layer_classes()) | _MODEL_CLASSES | _OP_LAYERS
 
 
 def _layer_entries(config):
