@@ -10,8 +10,8 @@ from prune_studio import pruning
 def _cnn():
     inp = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(8, 3, name="c1")(inp)
-    h = keras.layers.Flatten()(h)
-    h = keras.layers.Dropout(0.1)(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    h = keras.layers.Dropout(0.1, name="dropout")(h)
     out = keras.layers.Dense(10, name="d1")(h)
     return keras.Model(inp, out)
 

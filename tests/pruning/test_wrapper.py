@@ -51,19 +51,19 @@ def test_masks_match_the_reference_rule_on_the_weights_at_a_pruning_step():
     model = keras.Sequential([keras.Input((30,)), layer])
     model.compile("sgd", "mse")
     before = layer.layer.kernel.numpy().copy()
-    model.train_on_batch(np.ones((2, 30)), np.zeros((2, 40)))  # step 0 prunes, then SGD updates
+    # Step 0 prunes (from the weights as they were), then SGD updates.
+    model.fit(np.ones((2, 30)), np.zeros((2, 40)), callbacks=[pruning.UpdatePruningStep()], verbose=0)
     a = np.abs(before)
     threshold = np.sort(a.ravel())[::-1][round(a.size * 0.3) - 1]
     np.testing.assert_array_equal(layer.pruning_vars[0][1].numpy(), (a >= threshold).astype(np.float32))
 
 
-def test_without_the_callback_training_still_prunes_from_step_zero():
+def test_training_without_the_callback_says_what_to_add():
     layer = pruning.prune_low_magnitude(keras.layers.Dense(8), pruning.ConstantSparsity(0.5, 0, frequency=1))
     model = keras.Sequential([keras.Input((4,)), layer])
     model.compile("sgd", "mse")
-    model.fit(np.ones((4, 4)), np.zeros((4, 8)), batch_size=2, verbose=0)
-    assert int(layer.pruning_step.numpy()) == 2
-    assert np.count_nonzero(layer.layer.kernel.numpy()) == 16
+    with pytest.raises(ValueError, match="needs the UpdatePruningStep callback"):
+        model.fit(np.ones((4, 4)), np.zeros((4, 8)), batch_size=2, verbose=0)
 
 
 def test_custom_training_loop_with_gradient_tape():
@@ -81,8 +81,10 @@ def test_custom_training_loop_with_gradient_tape():
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
 
     x = tf.ones((3, 5))
+    callback.on_train_batch_begin(batch=-1)
     step(x)
     assert np.count_nonzero(layer.layer.kernel.numpy()) == 30  # step 0: before begin_step
+    callback.on_train_batch_begin(batch=-1)
     step(x)
     assert np.count_nonzero(layer.layer.kernel.numpy()) == 15  # step 1 pruned
     callback.on_epoch_end(0)

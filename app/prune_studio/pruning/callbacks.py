@@ -1,24 +1,34 @@
 """Keras callbacks: ``UpdatePruningStep`` and ``PruningSummaries``.
 
-The step counter advances inside the training graph (see :mod:`.wrapper`), so
-``UpdatePruningStep`` has no per-batch work: it starts fresh wrappers at step 0 and re-applies
-masks at the end of each epoch and of training (a no-op when weights are already sparse, kept
-for weights changed outside the optimizer).
+``UpdatePruningStep`` drives the masks: before a training step at which a wrapper's schedule
+prunes, it runs that wrapper's compiled mask update (outside the training graph). Between
+pruning steps its per-batch work is one integer comparison in Python; the step counter itself
+advances inside the training graph, so checkpoints hold the right step.
 """
 
 import numpy as np
 
 from prune_studio.compat import keras, tf
 from prune_studio.pruning.prune import wrappers_of
+from prune_studio.pruning.schedules import next_pruning_step
 
 
 def start_pruning_steps(model):
-    """Set the step of wrappers never trained (step -1) to 0; restored models keep theirs."""
+    """Mark the wrappers of ``model`` as driven and return them with their current steps.
+
+    Wrappers never trained (step -1) start at 0; restored models keep their step.
+    """
+    started = []
     for wrapper in wrappers_of(model):
         if not wrapper.built:
             continue
-        if int(wrapper.pruning_step.read_value()) < 0:
+        step = int(wrapper.pruning_step.read_value())
+        if step < 0:
             wrapper.pruning_step.assign(0)
+            step = 0
+        wrapper.started = True
+        started.append((wrapper, step))
+    return started
 
 
 def apply_all_masks(model):
@@ -31,13 +41,45 @@ def apply_all_masks(model):
 class UpdatePruningStep(keras.callbacks.Callback):
     """Keras callback required (as in tfmot) when fitting a model being pruned.
 
+    In a custom training loop call ``set_model(model)`` and ``on_train_begin()`` once, then
+    ``on_train_batch_begin(batch=-1)`` before each step (as with tfmot).
+
     Example:
         >>> model.fit(x, y, callbacks=[UpdatePruningStep()])
     """
 
+    def __init__(self):
+        super().__init__()
+        self._supports_tf_logs = True
+        self._batches = 0
+        self._entries = []  # [wrapper, step at train begin, next pruning step or None]
+        self._next = None
+
     def on_train_begin(self, logs=None):
-        if self.model is not None:
-            start_pruning_steps(self.model)
+        self._batches = 0
+        self._entries = []
+        if self.model is None:
+            return
+        for wrapper, step in start_pruning_steps(self.model):
+            if wrapper.pruning_vars:
+                self._entries.append([wrapper, step, next_pruning_step(wrapper.pruning_schedule, step)])
+        self._schedule_next()
+
+    def _schedule_next(self):
+        """Batch count (since train begin) at which the next wrapper is due, or None."""
+        due = [nxt - base for _, base, nxt in self._entries if nxt is not None]
+        self._next = min(due) if due else None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._next is not None and self._batches >= self._next:
+            for entry in self._entries:
+                wrapper, base, nxt = entry
+                step = base + self._batches
+                if nxt is not None and nxt <= step:
+                    wrapper.mask_step(step)
+                    entry[2] = next_pruning_step(wrapper.pruning_schedule, step + 1)
+            self._schedule_next()
+        self._batches += 1
 
     def on_epoch_end(self, batch, logs=None):
         if self.model is not None:

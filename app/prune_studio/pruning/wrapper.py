@@ -3,15 +3,15 @@
 Compatible with the reference wrapper (same name, arguments, config and ``pruning_step``), but
 built for speed and exactness:
 
-* the step counter lives in the graph: each training call reads ``pruning_step``, updates masks
-  only when the schedule says so (inside a ``tf.cond``), and adds one, so the Keras callback has
-  no per-batch work;
+* the training graph gains almost nothing: each training call adds one to ``pruning_step`` (so
+  checkpoints hold the right step) and nothing else; masks are recomputed by a separate
+  compiled function that :class:`UpdatePruningStep` calls only on the steps the schedule prunes;
 * masks are applied through the weight variables' constraints, which every tf-keras optimizer
   applies right after its update, so the weights that training, checkpoints and stripping see
   are exactly sparse after every step, without re-assigning them in the forward pass;
-* mask and step variables are ``ON_READ`` (one copy per replica, each computed from identical
-  mirrored weights), so the wrapper works under ``tf.distribute.MirroredStrategy`` without
-  cross-replica synchronisation inside control flow.
+* mask and step variables are ``ON_READ`` (one copy per replica); masks are computed in
+  cross-replica context from the mirrored weights and written to every replica, so all replicas
+  hold identical masks under ``tf.distribute.MirroredStrategy``.
 """
 
 import inspect
@@ -152,7 +152,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.pruning_schedule, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = checked
         self._prunable = ok
         self._vars = _Untracked()
+        self._compiled = _Untracked()
+        self._compiled.items = None
         self._vars_ready = False
+        self.started = False
         self._stepped = weakref.WeakKeyDictionary()
         self._call_has_training = "training" in inspect.signature(layer.call).parameters
 
@@ -226,13 +229,31 @@ class PruneLowMagnitude(keras.layers.Wrapper):
 
     def update_masks(self, sparsity):
         """Recompute every mask for ``sparsity`` and zero the pruned weights."""
-        assign_weights = not tf.distribute.has_strategy()
         for weight, mask, threshold in self.pruning_vars:
             new_threshold, new_mask = self._new_mask(weight, sparsity)
             mask.assign(new_mask)
             threshold.assign(new_threshold)
-            if assign_weights:
-                weight.assign(weight * new_mask)
+            weight.assign(weight * new_mask)
+
+    def mask_step(self, step):
+        """Run the schedule for ``step``: update the masks when it says to prune.
+
+        Compiled once per wrapper; called by :class:`UpdatePruningStep` before a training step,
+        outside the training graph, so steps that do not prune cost nothing.
+        """
+        if self._compiled.items is None:
+
+            def run(step):
+                should_prune, sparsity = self.pruning_schedule(step)
+
+                def update():
+                    self.update_masks(sparsity)
+                    return tf.constant(True)
+
+                return tf.cond(should_prune, update, lambda: tf.constant(False))
+
+            self._compiled.items = tf.function(run, autograph=False)
+        return self._compiled.items(tf.constant(step, tf.int64))
 
     def apply_masks(self):
         """Zero the pruned weights now (``weights *= mask``); a no-op when they already are."""
@@ -252,16 +273,13 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         return True
 
     def _training_update(self):
-        step = tf.maximum(self.pruning_step.read_value(), 0)
-        if self.pruning_vars:
-            should_prune, sparsity = self.pruning_schedule(step)
-
-            def update():
-                self.update_masks(sparsity)
-                return tf.constant(True)
-
-            tf.cond(should_prune, update, lambda: tf.constant(False))
-        self.pruning_step.assign(step + 1)
+        if not self.started:
+            raise ValueError(
+                f"Layer {self.name!r} is being pruned, so training needs the UpdatePruningStep "
+                "callback: model.fit(..., callbacks=[UpdatePruningStep()]) (in a custom loop, call "
+                "its on_train_begin() once and on_train_batch_begin() before each step)."
+            )
+        self.pruning_step.assign_add(1)
 
     # ----------------------------------------------------------------- calling
     def call(self, inputs, *args, training=None, **kwargs):
