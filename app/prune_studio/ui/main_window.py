@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         """Use a plan from the sensitivity scan in the tree."""
         self.session.plans = dict(plan.layers)
         self.tree_model.set_plans(self.session.plans)
-        self._on_selection()
+        self._sync_schedules_to_training()
         self.statusBar().showMessage("Applied the plan suggested by the scan.", 5000)
 
     def _on_selection(self, *_args) -> None:
@@ -295,6 +295,8 @@ class MainWindow(QMainWindow):
         self.editor.set_total_steps(self.settings_panel.total_steps())
         if end <= 0:
             return
+        if self.scan_panel is not None:
+            self.scan_panel.set_schedule_steps(0, end)
         for plan in self.session.plans.values():
             plan.schedule = with_end_step(plan.schedule, end)
         self.tree_model.refresh_plan_columns()
@@ -428,6 +430,9 @@ class MainWindow(QMainWindow):
             return
         for worker in list(self._loaders):
             worker.wait()
+        for panel in (self.scan_panel, self.export_panel):
+            if panel is not None:
+                panel.shutdown()
         self.charts.stop_live()
         self.log_panel.detach()
         event.accept()

@@ -50,7 +50,7 @@ def apply_theme(app: QApplication, scheme: str | None = None) -> str:
         qss = ""
     app.setStyleSheet(qss)
     colours = CHART_COLOURS[scheme]
-    pg.setConfigOptions(background=colours["bg"], foreground=colours["fg"], antialias=True)
+    pg.setConfigOptions(background=colours["bg"], foreground=colours["fg"], antialias=False)
     app.setProperty("pruneStudioScheme", scheme)
     return scheme
 
