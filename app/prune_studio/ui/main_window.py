@@ -86,17 +86,21 @@ class MainWindow(QMainWindow):
         self.status_text.setText(text)
         self.busy.setVisible(True)
 
+        outcome: list = []
+
         def finished() -> None:
+            # Runs after returned/errored: the window is no longer busy when on_done runs.
             self._loaders.remove(worker)
             worker.wait()
             worker.deleteLater()
             self.busy.setVisible(bool(self._loaders))
             if not self._loaders:
                 self.status_text.setText("Ready")
+            if outcome and on_done is not None:
+                on_done(outcome[0])
             self._update_actions()
 
-        if on_done is not None:
-            worker.returned.connect(on_done)
+        worker.returned.connect(outcome.append)
         worker.errored.connect(lambda exc: (show_error(self, text.rstrip("…"), exc), self.taskFailed.emit(exc)))
         worker.done.connect(finished)
         worker.start()
