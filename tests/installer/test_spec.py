@@ -40,7 +40,7 @@ def spec_filter(spec_tree):
     names = {"KEEP_QT_PLUGINS", "DROP_LIBS", "EXCLUDES", "STRIP_LIBS"}
     nodes = [
         n for n in spec_tree.body
-        if (isinstance(n, ast.FunctionDef) and n.name in ("keep", "strip_symbols"))
+        if (isinstance(n, ast.FunctionDef) and n.name in ("keep", "strip_symbols", "not_a_test"))
         or (isinstance(n, ast.Assign) and {getattr(t, "id", None) for t in n.targets} & names)
     ]
     namespace = {"Path": Path, "sys": sys}
@@ -63,6 +63,7 @@ def test_resources_and_package_are_collected(spec_tree):
     assert keywords["datas"].startswith("[(str(RESOURCES), 'resources')] + ")
     assert "copy_metadata(dist)" in keywords["datas"]
     assert "collect_submodules('prune_studio')" in keywords["hiddenimports"]
+    assert "collect_submodules('tf_keras', filter=not_a_test)" in keywords["hiddenimports"]
     # pyqtgraph loads these with importlib, out of the analysis' sight.
     for hidden in ("'PySide6.QtOpenGL'", "'PySide6.QtOpenGLWidgets'", "'ai_edge_litert.interpreter'"):
         assert hidden in keywords["hiddenimports"]
@@ -126,3 +127,10 @@ def test_strip_symbols_shrinks_named_libraries_and_keeps_links(spec_filter, tmp_
     assert lib.read_bytes()[:4] == b"\x7fELF"
     assert link.is_symlink() and link.resolve() == lib.resolve()
     assert other.stat().st_size == source.stat().st_size
+
+
+def test_tf_keras_is_collected_without_its_tests(spec_filter):
+    not_a_test = spec_filter["not_a_test"]
+    assert not_a_test("tf_keras.src.engine.base_layer_v1")
+    assert not not_a_test("tf_keras.src.layers.core.dense_test")
+    assert not not_a_test("tf_keras.src.benchmarks.model_memory_profile")
