@@ -25,14 +25,16 @@ def wait(app: QApplication, condition, timeout: float = 120.0) -> None:
 
 def main(scheme: str | None = None) -> None:
     from prune_studio.ui.app import create_window
-    from prune_studio.ui.layout import select_names
-    from prune_studio.ui.theme import apply_theme
+    from prune_studio.ui.layout import fit_panes, select_names
+    from prune_studio.ui import theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if scheme:  # render as if the system used this colour scheme
+        theme.system_scheme = lambda: scheme
     window = create_window(demo=True)
-    if scheme:
-        apply_theme(app, scheme)
+    window.resize(1280, 800)  # the smallest size the window must work at
     window.show()
+    fit_panes(window)
     wait(app, lambda: window.session.dataset is not None and not window.is_busy())
     window.settings_panel.epochs.setValue(6)
     window.prune_all_prunable()

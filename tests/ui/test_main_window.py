@@ -35,6 +35,8 @@ def test_demo_opens_ready_to_run(demo_window):
     names = [n.name for n in w.tree_model.nodes()]
     assert {"conv1", "conv2", "dense1", "digits", "dropout"} <= set(names)
     assert "digits_demo.keras" in w.windowTitle()
+    assert w.minimumSizeHint().width() <= 1280 and w.minimumSizeHint().height() <= 800
+    assert w.width() <= 1280 and w.height() <= 800
     assert "parameters" in w.summary.text()
     assert "steps per epoch" in w.settings_panel.steps_info.text()
     assert not w.act_run.isEnabled()  # nothing ticked yet

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "Prune", "Schedule", "Target")
+COLUMNS = ("Layer", "Type", "Output", "Parameters", "Prune", "Schedule", "Target")
 COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET = range(len(COLUMNS))
 #: ``Qt.UserRole``: the :class:`LayerNode` of a row.
 NodeRole = Qt.ItemDataRole.UserRole + 1

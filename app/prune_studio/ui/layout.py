@@ -64,6 +64,7 @@ def _action(window, text: str, slot, shortcut=None, tip: str = "", icon=None) ->
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area, so its minimum size never widens the window."""
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -89,12 +90,13 @@ def build(w) -> None:
     w.global_target.setValue(80)
     w.global_target.setSuffix(" % zeros")
     w.global_target.setToolTip("Target used for newly ticked layers, and for every pruned layer when you press Apply.")
-    apply_target = QPushButton("Apply to pruned layers")
+    apply_target = QPushButton("Apply to all")
+    apply_target.setToolTip("Set every pruned layer's target to this share of zeros.")
     apply_target.clicked.connect(w.apply_global_target)
-    prune_all = QPushButton("Prune all prunable")
+    prune_all = QPushButton("Prune all")
     prune_all.setToolTip("Tick every layer that can be pruned (Ctrl+Shift+A).")
     prune_all.clicked.connect(w.prune_all_prunable)
-    same_type = QPushButton("Select same type")
+    same_type = QPushButton("Select type")
     same_type.setToolTip("Select every layer of the selected layer's type, to edit them together.")
     same_type.clicked.connect(w.select_same_type)
     buttons = QHBoxLayout()
@@ -125,15 +127,15 @@ def build(w) -> None:
     w.tabs.addTab(_scroll(w.settings_panel), "Data && training")
     w.tabs.addTab(w.charts, "Live charts")
     if w.scan_panel is not None:
-        w.tabs.addTab(w.scan_panel, "Sensitivity scan")
+        w.tabs.addTab(_scroll(w.scan_panel), "Sensitivity scan")
     if w.export_panel is not None:
-        w.tabs.addTab(w.export_panel, "Export")
+        w.tabs.addTab(_scroll(w.export_panel), "Export")
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)
     splitter.addWidget(w.tabs)
-    splitter.setStretchFactor(0, 5)
-    splitter.setStretchFactor(1, 6)
-    splitter.setSizes([560, 680])
+    splitter.setStretchFactor(0, 1)
+    splitter.setStretchFactor(1, 1)
+    w.splitter = splitter
     w.setCentralWidget(splitter)
 
     w.log_panel = LogPanel()
@@ -243,6 +245,13 @@ def update_actions(w) -> None:
     w.settings_panel.setEnabled(not running)
     if not ready and not running and s.loaded is not None and s.dataset is None and not loading:
         w.status_text.setText("Load data in the 'Data and training' tab to run.")
+
+
+def fit_panes(w) -> None:
+    """Give the layer tree about half the width (enough for all its columns at 1280 px)."""
+    width = w.splitter.width() or w.width()
+    left = max(560, int(width * 0.48))
+    w.splitter.setSizes([left, max(1, width - left)])
 
 
 def update_summary(w) -> None:

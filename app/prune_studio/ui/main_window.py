@@ -441,6 +441,12 @@ class MainWindow(QMainWindow):
         self.log_panel.detach()
         event.accept()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not getattr(self, "_panes_fitted", False):
+            self._panes_fitted = True
+            window_layout.fit_panes(self)
+
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():
             event.acceptProposedAction()

@@ -11,7 +11,7 @@ import logging
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from prune_studio.resources import resource_path
@@ -43,6 +43,7 @@ def apply_theme(app: QApplication, scheme: str | None = None) -> str:
     """Apply the light or dark style sheet (the system's choice when ``scheme`` is None)."""
     scheme = scheme or system_scheme()
     app.setStyle("Fusion")
+    app.setPalette(_palette(scheme))
     try:
         qss = resource_path("style", f"{scheme}.qss").read_text(encoding="utf-8")
     except OSError:
@@ -60,6 +61,23 @@ def follow_system(app: QApplication) -> None:
     hints = QGuiApplication.styleHints()
     if hints is not None:
         hints.colorSchemeChanged.connect(lambda _scheme: apply_theme(app))
+
+
+def _palette(scheme: str) -> QPalette:
+    """Fusion's palette for the scheme, so check boxes and other native bits match the QSS."""
+    if scheme != "dark":
+        return QApplication.style().standardPalette()
+    p = QPalette()
+    role = QPalette.ColorRole
+    for r, colour in ((role.Window, "#1f2227"), (role.WindowText, "#e3e6ea"), (role.Base, "#15171b"),
+                      (role.AlternateBase, "#20232a"), (role.Text, "#e3e6ea"), (role.Button, "#2c3139"),
+                      (role.ButtonText, "#e3e6ea"), (role.Highlight, "#2d4a7a"), (role.HighlightedText, "#ffffff"),
+                      (role.ToolTipBase, "#2c3139"), (role.ToolTipText, "#e3e6ea"), (role.PlaceholderText, "#80868f")):
+        p.setColor(r, QColor(colour))
+    p.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor("#6b717a"))
+    p.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor("#6b717a"))
+    p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#6b717a"))
+    return p
 
 
 def app_icon() -> QIcon:
