@@ -54,6 +54,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._batches = 0
         self._entries = []  # [wrapper, step at train begin, next pruning step or None]
         self._next = None
+        self._compiled = {}
 
     def on_train_begin(self, logs=None):
         self._batches = 0
@@ -72,14 +73,29 @@ class UpdatePruningStep(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._next is not None and self._batches >= self._next:
+            due = []
             for entry in self._entries:
                 wrapper, base, nxt = entry
                 step = base + self._batches
                 if nxt is not None and nxt <= step:
-                    wrapper.mask_step(step)
+                    due.append((wrapper, step))
                     entry[2] = next_pruning_step(wrapper.pruning_schedule, step + 1)
+            self._run(due)
             self._schedule_next()
         self._batches += 1
+
+    def _run(self, due):
+        """Update the masks of the wrappers due, in one compiled call per set of wrappers."""
+        wrappers = tuple(wrapper for wrapper, _ in due)
+        key = tuple(id(wrapper) for wrapper in wrappers)
+        fn = self._compiled.get(key)
+        if fn is None:
+
+            def step_all(steps):
+                return [wrapper.mask_step_ops(step) for wrapper, step in zip(wrappers, steps)]
+
+            fn = self._compiled[key] = tf.function(step_all, autograph=False)
+        fn([tf.constant(step, tf.int64) for _, step in due])
 
     def on_epoch_end(self, batch, logs=None):
         if self.model is not None:

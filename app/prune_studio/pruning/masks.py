@@ -3,18 +3,15 @@
 The magnitude rule is the reference's: keep ``k = max(1, round(n * (1 - sparsity)))`` weights
 and every weight whose magnitude is at least the k-th largest (so ties at the threshold are kept,
 exactly as the reference's ``abs(w) >= threshold``). The reference sorts the whole tensor to find
-that k-th value; :func:`kth_largest` finds the same value by bracketing it with a strided sample
-and selecting only inside the bracket, falling back to a full selection when the bracket misses.
+that k-th value; :func:`kth_largest` finds the same value by radix selection in linear time.
 """
 
 from prune_studio.compat import tf
 
 #: Below this many values a plain ``top_k`` is as cheap as anything cleverer.
-_SMALL = 1 << 16
-#: Sample size used to bracket the k-th value of a large tensor.
-_SAMPLE = 1 << 16
-#: Half-width of the bracket in sample ranks (about 8 standard errors of the rank).
-_MARGIN = 512
+_SMALL = 1024
+#: Radix-selection digits of a non-negative float32's 31 value bits: (shift, bins).
+_DIGITS = ((21, 1024), (10, 2048), (0, 1024))
 
 
 def keep_count(n, sparsity):
@@ -28,37 +25,28 @@ def _top_k_value(values, k):
 
 
 def kth_largest(values, k):
-    """The k-th largest entry (1-based, duplicates counted) of a 1-D tensor.
+    """The k-th largest entry (1-based, duplicates counted) of a 1-D non-negative tensor.
 
-    Equal to ``sort(values, descending)[k - 1]`` for every input; large inputs avoid the sort.
+    Equal to ``sort(values, descending)[k - 1]``. For float32 it is found by radix selection
+    on the bit patterns (which order non-negative floats like their values): three histogram
+    passes, each over the values left in the chosen bin, and no sort.
     """
     n = values.shape[0]
-    if n is not None and n <= _SMALL:
+    if values.dtype != tf.float32 or n is None or n <= _SMALL:
         return _top_k_value(values, k)
-    size = tf.size(values)
-    # Select from whichever end is nearer: the k-th largest is the (n-k+1)-th largest of -x.
-    flip = k > size // 2
-    x = tf.where(flip, -values, values)
-    rank_k = tf.where(flip, size - k + 1, k)
-    stride = tf.maximum(size // _SAMPLE, 1)
-    sample = x[::stride]
-    m = tf.size(sample)
-    ordered = tf.math.top_k(sample, k=m, sorted=True).values
-    # Sample rank (0-based) expected to hold the wanted value, and a bracket around it.
-    rank = tf.cast(tf.cast(rank_k, tf.int64) * tf.cast(m, tf.int64) // tf.cast(size, tf.int64), tf.int32)
-    inf = tf.constant(float("inf"), values.dtype)
-    hi = tf.where(rank - _MARGIN < 0, inf, tf.gather(ordered, tf.maximum(rank - _MARGIN, 0)))
-    lo = tf.where(rank + _MARGIN >= m, -inf, tf.gather(ordered, tf.minimum(rank + _MARGIN, m - 1)))
-    above = tf.reduce_sum(tf.cast(x > hi, tf.int32))
-    candidates = tf.boolean_mask(x, tf.logical_and(x <= hi, x >= lo))
-    need = rank_k - above
-    found = tf.logical_and(need >= 1, need <= tf.size(candidates))
-    value = tf.cond(
-        found,
-        lambda: _top_k_value(candidates, tf.maximum(need, 1)),
-        lambda: _top_k_value(x, rank_k),
-    )
-    return tf.where(flip, -value, value)
+    candidates = tf.bitcast(values, tf.int32)
+    remaining = tf.cast(k, tf.int32)
+    prefix = tf.zeros([], tf.int32)
+    for level, (shift, bins) in enumerate(_DIGITS):
+        digit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(candidates, shift), bins - 1)
+        counts = tf.math.bincount(digit, minlength=bins, maxlength=bins, dtype=tf.int32)
+        at_least = tf.cumsum(counts, reverse=True)  # values in this bin or above
+        chosen = tf.reduce_sum(tf.cast(at_least >= remaining, tf.int32)) - 1
+        remaining -= tf.gather(at_least, chosen) - tf.gather(counts, chosen)
+        prefix = tf.bitwise.bitwise_or(prefix, tf.bitwise.left_shift(chosen, shift))
+        if level < len(_DIGITS) - 1:
+            candidates = tf.boolean_mask(candidates, tf.equal(digit, chosen))
+    return tf.bitcast(prefix, tf.float32)
 
 
 def magnitude_mask(weights, sparsity):

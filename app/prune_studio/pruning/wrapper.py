@@ -235,24 +235,20 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             threshold.assign(new_threshold)
             weight.assign(weight * new_mask)
 
+    def mask_step_ops(self, step):
+        """Graph ops of one schedule step: update the masks when the schedule prunes at ``step``."""
+        should_prune, sparsity = self.pruning_schedule(step)
+
+        def update():
+            self.update_masks(sparsity)
+            return tf.constant(True)
+
+        return tf.cond(should_prune, update, lambda: tf.constant(False))
+
     def mask_step(self, step):
-        """Run the schedule for ``step``: update the masks when it says to prune.
-
-        Compiled once per wrapper; called by :class:`UpdatePruningStep` before a training step,
-        outside the training graph, so steps that do not prune cost nothing.
-        """
+        """Run :meth:`mask_step_ops` for ``step`` (compiled once per wrapper)."""
         if self._compiled.items is None:
-
-            def run(step):
-                should_prune, sparsity = self.pruning_schedule(step)
-
-                def update():
-                    self.update_masks(sparsity)
-                    return tf.constant(True)
-
-                return tf.cond(should_prune, update, lambda: tf.constant(False))
-
-            self._compiled.items = tf.function(run, autograph=False)
+            self._compiled.items = tf.function(self.mask_step_ops, autograph=False)
         return self._compiled.items(tf.constant(step, tf.int64))
 
     def apply_masks(self):
