@@ -59,6 +59,10 @@ def main(scheme: str | None = None) -> None:
     wait(app, lambda: bool(done), 300)
     [app.processEvents() for _ in range(20)]
     window.grab().save(str(HERE / "finished.png"))
+    window.tabs.setCurrentIndex(0)
+    wait(app, lambda: not window.is_busy())
+    [app.processEvents() for _ in range(20)]
+    window.grab().save(str(HERE / "finished_weights.png"))
     window._dirty = False
     window.close()
 

@@ -105,6 +105,10 @@ def test_short_fine_tune_feeds_the_charts(qtbot, demo_window):
     assert len(sx) > 0 and sy.max() > 0.3
     assert "Finished" in w.status_text.text()
     assert w.act_run.isEnabled() and not w.act_stop.isEnabled()
+    _select(w, "dense1")
+    qtbot.waitUntil(lambda: w.weights.hist is not None and w.weights.hist["name"] == "dense1" and not w.is_busy(), timeout=30_000)
+    assert w.weights.hist["zeros"] == pytest.approx(result.sparsity["dense1"], abs=0.01)
+    assert w.weights.hist["counts"].sum() == round(262_144 * (1 - w.weights.hist["zeros"]))
 
 
 def test_stop_mid_run_leaves_a_usable_model(qtbot, demo_window):

@@ -49,6 +49,8 @@ class MainWindow(QMainWindow):
         self._loaders: list[Worker] = []
         self._pending_recipe = None
         self._export_settings: dict | None = None
+        self._hist_worker: Worker | None = None
+        self._hist_pending: str | None = None
         self._close_after_run = False
         self._adopt_plan_steps = False  # a loaded recipe's schedules set the pruning length
         self._dirty = False
@@ -108,7 +110,7 @@ class MainWindow(QMainWindow):
         return worker
 
     def is_busy(self) -> bool:
-        return bool(self._loaders) or self.run.running
+        return bool(self._loaders) or self.run.running or self._hist_worker is not None
 
     # --- opening -------------------------------------------------------------------------
     def open_model(self, path: str | Path, data_spec: dict | None = None) -> None:
@@ -272,7 +274,34 @@ class MainWindow(QMainWindow):
     def _on_selection(self, *_args) -> None:
         names = [n for n in self.selected_names() if self.tree_model.is_enabled(n)]
         self.editor.load(self.session.plans[names[0]] if names else None, names)
-        self.charts.highlight(names[0] if names else (self.selected_names() or [None])[0])
+        selected = self.selected_names()
+        self.charts.highlight(names[0] if names else (selected or [None])[0])
+        if selected:
+            self.show_weights(selected[0])
+
+    def show_weights(self, name: str) -> None:
+        """Draw the layer's weight histogram, read in a worker (one at a time, latest wins)."""
+        model = self.session.current_model()
+        if model is None or self.run.running:
+            return
+        if self._hist_worker is not None:
+            self._hist_pending = name
+            return
+        from prune_studio.ui.weights_view import layer_weight_histogram
+
+        worker = self._hist_worker = Worker(layer_weight_histogram, model, name, pass_report=False)
+        worker.returned.connect(self.weights.show_histogram)
+        worker.errored.connect(lambda exc: show_error(self, "Weights", exc, modal=False))
+        worker.done.connect(self._on_weights_done)
+        worker.start()
+
+    def _on_weights_done(self) -> None:
+        worker, self._hist_worker = self._hist_worker, None
+        worker.wait()
+        worker.deleteLater()
+        pending, self._hist_pending = self._hist_pending, None
+        if pending is not None and not self.isHidden():
+            self.show_weights(pending)
 
     def _on_schedule_edited(self, values: dict) -> None:
         for name in self.selected_names():
@@ -377,6 +406,7 @@ class MainWindow(QMainWindow):
         self.log_panel.append_line(f"{word}. Test metrics after pruning: {final}.")
         self._update_panels()
         self._update_actions()
+        self._on_selection()
         self.runFinished.emit(result)
         if self._close_after_run:
             QTimer.singleShot(0, self.close)
@@ -432,8 +462,10 @@ class MainWindow(QMainWindow):
         if not self._close_after_run and not self._confirm_discard():
             event.ignore()
             return
-        for worker in list(self._loaders):
-            worker.wait()
+        for worker in list(self._loaders) + [self._hist_worker]:
+            if worker is not None:
+                worker.wait()
+        self._hist_pending = None
         for panel in (self.scan_panel, self.export_panel):
             if panel is not None:
                 panel.shutdown()

@@ -137,7 +137,9 @@ class ScheduleEditor(QWidget):
         layout.addLayout(columns)
         layout.addWidget(self.sentence)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.preview, 1)
+        self.plots = QHBoxLayout()
+        self.plots.addWidget(self.preview, 1)
+        layout.addLayout(self.plots, 1)
         for box in (self.initial, self.final, self.power):
             box.valueChanged.connect(self._changed)
         for box in (self.begin, self.end, self.frequency, self.block_h, self.block_w):
