@@ -191,3 +191,20 @@ def test_open_error_is_a_message_not_a_crash(qtbot, make_window, tmp_path):
     message = w.statusBar().currentMessage()
     assert "broken.keras" in message and "Traceback" not in message
     assert w.session.loaded is None
+
+
+def test_run_failure_is_a_sentence_not_a_traceback(qtbot, demo_window):
+    from prune_studio.training import TrainingError
+
+    w = demo_window
+
+    def failing_run(listener, control):
+        listener.on_log("starting")
+        raise TrainingError("The loss became NaN at step 3; try a learning rate below 0.001.")
+
+    with qtbot.waitSignal(w.runFinished, timeout=30_000) as blocker:
+        w.run.start(failing_run)
+    assert blocker.args[0] is None
+    message = w.statusBar().currentMessage()
+    assert "loss became NaN" in message and "Traceback" not in message
+    assert w.status_text.text() == "Run failed" and not w.run.running
