@@ -10,7 +10,7 @@ import numpy as np
 
 from prune_studio.compat import keras, tf
 from prune_studio.pruning.prune import wrappers_of
-from prune_studio.pruning.schedules import next_pruning_step
+from prune_studio.pruning.schedules import is_closed_form, next_pruning_step
 
 
 def start_pruning_steps(model):
@@ -92,7 +92,10 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if fn is None:
 
             def step_all(steps):
-                return [wrapper.mask_step_ops(step) for wrapper, step in zip(wrappers, steps)]
+                return [
+                    wrapper.mask_step_ops(step, due=is_closed_form(wrapper.pruning_schedule))
+                    for wrapper, step in zip(wrappers, steps)
+                ]
 
             fn = self._compiled[key] = tf.function(step_all, autograph=False)
         fn([tf.constant(step, tf.int64) for _, step in due])

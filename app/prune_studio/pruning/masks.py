@@ -9,7 +9,7 @@ that k-th value; :func:`kth_largest` finds the same value by radix selection in 
 from prune_studio.compat import tf
 
 #: Below this many values a plain ``top_k`` is as cheap as anything cleverer.
-_SMALL = 1024
+_SMALL = 4096
 #: Radix-selection digits of a non-negative float32's 31 value bits: (shift, bins).
 _DIGITS = ((21, 1024), (10, 2048), (0, 1024))
 

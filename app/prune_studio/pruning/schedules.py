@@ -226,18 +226,20 @@ def reached_sparsity(schedule, step):
     return schedule.value_at(begin + (last - begin) // freq * freq)[1]
 
 
+def is_closed_form(schedule):
+    """True when ``schedule`` prunes on the reference's beat (begin, end, frequency known)."""
+    return isinstance(schedule, (ConstantSparsity, PolynomialDecay))
+
+
 def next_pruning_step(schedule, step):
     """The first step >= ``step`` at which ``schedule`` prunes, or None if it never will.
 
-    Built-in schedules (anything with ``begin_step``, ``end_step`` and ``frequency``) are
-    answered in closed form; for other schedules every step is a candidate, so ``step`` is
-    returned.
+    Built-in schedules are answered in closed form; for other schedules every step is a
+    candidate, so ``step`` is returned.
     """
-    begin = getattr(schedule, "begin_step", None)
-    end = getattr(schedule, "end_step", None)
-    freq = getattr(schedule, "frequency", None)
-    if begin is None or end is None or not freq:
+    if not is_closed_form(schedule):
         return step
+    begin, end, freq = schedule.begin_step, schedule.end_step, schedule.frequency
     candidate = begin if step <= begin else begin + -(-(step - begin) // freq) * freq
     return None if 0 <= end < candidate else candidate
 

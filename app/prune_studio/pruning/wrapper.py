@@ -235,9 +235,16 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             threshold.assign(new_threshold)
             weight.assign(weight * new_mask)
 
-    def mask_step_ops(self, step):
-        """Graph ops of one schedule step: update the masks when the schedule prunes at ``step``."""
+    def mask_step_ops(self, step, due=False):
+        """Graph ops of one schedule step: update the masks when the schedule prunes at ``step``.
+
+        ``due=True`` says the caller already knows the schedule prunes at ``step``, which saves
+        the conditional.
+        """
         should_prune, sparsity = self.pruning_schedule(step)
+        if due:
+            self.update_masks(sparsity)
+            return tf.constant(True)
 
         def update():
             self.update_masks(sparsity)
