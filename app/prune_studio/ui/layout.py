@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_studio.ui.charts import ChartPanel
-from prune_studio.ui.layer_tree_model import LayerTreeModel, NodeRole  # noqa: F401
+from prune_studio.ui.layer_tree_model import LayerTreeModel
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.schedule_editor import ScheduleEditor

@@ -11,19 +11,11 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QSplitter,
-    QTabWidget,
-    QWidget,
-)
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from prune_studio.ui import layout as window_layout
+from prune_studio.ui.layer_tree_model import NodeRole
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.plan_stats import result_sentence
 from prune_studio.ui.run_controller import RunController
@@ -239,7 +231,7 @@ class MainWindow(QMainWindow):
 
     def selected_names(self) -> list[str]:
         rows = self.tree.selectionModel().selectedRows(0)
-        return [self.tree_model.data(i, window_layout.NodeRole).name for i in rows]
+        return [self.tree_model.data(i, NodeRole).name for i in rows]
 
     def set_pruned(self, names: list[str], enabled: bool) -> int:
         return self.tree_model.set_enabled(names, enabled)
