@@ -185,11 +185,6 @@ class PolynomialDecay(PruningSchedule):
 _BUILTIN = {"ConstantSparsity": ConstantSparsity, "PolynomialDecay": PolynomialDecay}
 
 
-def serialize(schedule):
-    """Return ``schedule.get_config()`` (``{"class_name", "config"}``)."""
-    return schedule.get_config()
-
-
 def deserialize(config, custom_objects=None):
     """Rebuild a schedule from ``{"class_name", "config"}``; custom classes via ``custom_objects``."""
     if isinstance(config, PruningSchedule):
@@ -214,12 +209,9 @@ def reached_sparsity(schedule, step):
     Built-in schedules are answered in closed form; other schedules by their value at ``step``.
     """
     step = int(step)
-    begin = getattr(schedule, "begin_step", None)
-    end = getattr(schedule, "end_step", None)
-    freq = getattr(schedule, "frequency", None)
-    if begin is None or end is None or not freq:
-        should, sparsity = schedule.value_at(step)
-        return sparsity
+    if not is_closed_form(schedule):
+        return schedule.value_at(step)[1]
+    begin, end, freq = schedule.begin_step, schedule.end_step, schedule.frequency
     last = step if end < 0 or step <= end else end
     if last < begin:
         return 0.0
