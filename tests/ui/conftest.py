@@ -10,7 +10,8 @@ from PySide6.QtCore import QSettings
 def isolated_settings(tmp_path):
     """Recent files and other QSettings go to a temporary folder, not the user's."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     yield
 
 

@@ -208,3 +208,32 @@ def test_run_failure_is_a_sentence_not_a_traceback(qtbot, demo_window):
     message = w.statusBar().currentMessage()
     assert "loss became NaN" in message and "Traceback" not in message
     assert w.status_text.text() == "Run failed" and not w.run.running
+
+
+def test_select_same_type_and_global_target(demo_window):
+    w = demo_window
+    w.prune_all_prunable()
+    _select(w, "dense1")
+    w.act_same_type.trigger()
+    assert sorted(w.selected_names()) == ["dense1", "digits"]
+    w.editor.final.setValue(65.0)  # edits every selected layer at once
+    assert {w.tree_model.index_of(n, COL_TARGET).data() for n in ("dense1", "digits")} == {"65%"}
+    assert w.tree_model.index_of("conv1", COL_TARGET).data() == "80%"
+    w.global_target.setValue(90)
+    w.apply_global_target()
+    assert {w.tree_model.index_of(n, COL_TARGET).data() for n in ("conv1", "conv2", "dense1", "digits")} == {"90%"}
+    assert "projected zeros <b>90%</b>" in w.summary.text()
+
+
+def test_dropping_a_model_file_opens_it_and_remembers_it(qtbot, make_window, demo_model_file):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    w = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(demo_model_file))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.modelReady, timeout=60_000):
+        w.dropEvent(event)
+    assert w.session.model_path.name == demo_model_file.name
+    assert [a.text() for a in w.recent_menu.actions()] == [demo_model_file.name]

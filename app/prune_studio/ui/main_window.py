@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
     def __init__(self, trust: bool = False):
         super().__init__()
         self.session = Session(trust=trust)
-        self.settings_store = QSettings("PruneStudio", "Prune Studio")
+        self.settings_store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "PruneStudio", "Prune Studio")
         self._loaders: list[Worker] = []
         self._pending_recipe = None
         self._export_settings: dict | None = None
