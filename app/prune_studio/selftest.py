@@ -3,7 +3,8 @@
 Run after every installer build against the built bundle, and from the source tree by the
 tests. It opens the main window on the demo (offscreen unless a display platform was asked
 for), runs a short pruning fine-tune of the demo model on the built-in digits sample, exports
-a float32 TFLite file and verifies it, then prints a summary and returns the exit code.
+float32 TFLite files (dense and sparse) and verifies them with LiteRT, then prints a summary
+and returns the exit code.
 
 This module is part of the core: it never imports Qt itself. The window step goes through
 ``prune_studio.ui.app``, imported inside the function.
@@ -103,7 +104,7 @@ def _fine_tune():
 
 
 def _export(model, dataset, workdir: Path) -> str:
-    """Export a float32 TFLite file of ``model`` and verify it; raise if it failed."""
+    """Export ``model`` as float32 TFLite (dense and sparse), verified; raise if that failed."""
     from prune_studio.export import ExportSettings, export_all
 
     settings = ExportSettings(keras=False, h5=False, tflite=("float32",))
