@@ -64,6 +64,9 @@ class UpdatePruningStep(keras.callbacks.Callback):
         for wrapper, step in start_pruning_steps(self.model):
             if wrapper.pruning_vars:
                 self._entries.append([wrapper, step, next_pruning_step(wrapper.pruning_schedule, step)])
+        wrapper_ids = {id(entry[0]) for entry in self._entries}
+        if any(not set(key) <= wrapper_ids for key in self._compiled):
+            self._compiled = {}  # another model: drop functions that hold the old wrappers
         self._schedule_next()
 
     def _schedule_next(self):
