@@ -155,3 +155,23 @@ def test_unsupported_single_layer_is_refused():
 
     with pytest.raises(ValueError, match="Custom is not a layer type"):
         pruning.prune_low_magnitude(Custom())
+
+
+def test_custom_schedule_in_training_and_callback_reused_across_models():
+    class AtStepTwo(pruning.PruningSchedule):
+        def __call__(self, step):
+            return tf.equal(step, 2), tf.constant(0.75)
+
+        def get_config(self):
+            return {"class_name": "AtStepTwo", "config": {}}
+
+    callback = pruning.UpdatePruningStep()
+    for units in (8, 4):
+        layer = pruning.prune_low_magnitude(keras.layers.Dense(units), AtStepTwo())
+        model = keras.Sequential([keras.Input((4,)), layer])
+        model.compile("sgd", "mse")
+        model.fit(np.ones((4, 4)), np.zeros((4, units)), batch_size=2, callbacks=[callback], verbose=0)
+        assert np.count_nonzero(layer.layer.kernel.numpy()) == 4 * units  # steps 0, 1: no pruning
+        model.fit(np.ones((2, 4)), np.zeros((2, units)), batch_size=2, callbacks=[callback], verbose=0)
+        assert np.count_nonzero(layer.layer.kernel.numpy()) == units  # step 2 pruned to 75%
+        assert int(layer.pruning_step.numpy()) == 3
