@@ -63,8 +63,7 @@ def _open_window() -> str:
         qapp.processEvents()
         time.sleep(0.02)
     title = window.windowTitle().replace("[*]", "")
-    # Not close(): that asks about the unsaved plan; the loaders have finished by now.
-    window.hide()
+    window.close_without_asking()  # the loaders have finished by now
     window.deleteLater()
     qapp.processEvents()
     if "error" in outcome:

@@ -156,6 +156,7 @@ def test_save_and_reopen_recipe(qtbot, demo_window, make_window, tmp_path):
     assert other.session.plans["dense1"].schedule == w.session.plans["dense1"].schedule
     assert other.settings_panel.training_settings() == w.settings_panel.training_settings()
     assert other.tree_model.index_of("dense1", COL_TARGET).data() == "70%"
+    assert not other._dirty and not other.isWindowModified()  # opening a recipe is not an edit
 
 
 def test_close_during_run_asks_then_stops_cleanly(qtbot, demo_window, monkeypatch):
@@ -171,6 +172,39 @@ def test_close_during_run_asks_then_stops_cleanly(qtbot, demo_window, monkeypatc
         assert not w.close()  # refused for now: the run stops first
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=10_000)
     assert len(asked) == 1 and "Stop the fine-tune" in asked[0]
+
+
+def _record_prompts(monkeypatch) -> list[str]:
+    """Answer every question box with Cancel and record its title (a close then fails)."""
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.Cancel)
+    return asked
+
+
+def test_opening_the_demo_leaves_it_clean_and_it_closes_without_a_prompt(demo_window, monkeypatch):
+    w = demo_window
+    asked = _record_prompts(monkeypatch)
+    assert not w._dirty and not w.isWindowModified()
+    assert w.close() and not w.isVisible()
+    assert asked == []
+
+
+def test_an_edit_after_opening_prompts_on_close(demo_window, monkeypatch):
+    w = demo_window
+    asked = _record_prompts(monkeypatch)
+    w.settings_panel.epochs.setValue(w.settings_panel.epochs.value() + 1)
+    assert w.isWindowModified()
+    assert not w.close() and w.isVisible()
+    assert asked == ["Unsaved changes"]
+
+
+def test_close_without_asking_discards_edits(demo_window, monkeypatch):
+    w = demo_window
+    asked = _record_prompts(monkeypatch)
+    _check(w, "dense1")
+    assert w.isWindowModified()
+    assert w.close_without_asking() and not w.isVisible()
+    assert asked == []
 
 
 def test_close_with_unsaved_changes_can_be_cancelled(demo_window, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer, Signal
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self._close_after_run = False
         self._adopt_plan_steps = False  # a loaded recipe's schedules set the pruning length
         self._dirty = False
+        self._loading = 0  # > 0 while the window fills itself from a file: no edit, stays clean
         self._run_started_at = 0.0
         self._run_total = 0
         self.run = RunController(self)
@@ -120,7 +122,20 @@ class MainWindow(QMainWindow):
 
         self.open_model(demo_model_path(), data_spec={"kind": "digits", "path": None, "options": {}})
 
+    @contextmanager
+    def _filling_from_file(self):
+        """Changes made inside (opening a model, its data or a recipe) do not mark the session modified."""
+        self._loading += 1
+        try:
+            yield
+        finally:
+            self._loading -= 1
+
     def _on_model_loaded(self, path: str, res, data_spec: dict | None) -> None:
+        with self._filling_from_file():
+            self._fill_from_model(path, res, data_spec)
+
+    def _fill_from_model(self, path: str, res, data_spec: dict | None) -> None:
         loaded, description = res
         self.session = Session(loaded=loaded, description=description, model_path=Path(path), trust=self.session.trust)
         recipe, self._pending_recipe = self._pending_recipe, None
@@ -150,6 +165,11 @@ class MainWindow(QMainWindow):
                          on_done=lambda res: self._on_data_loaded(spec, res))
 
     def _on_data_loaded(self, spec: dict, res) -> None:
+        with self._filling_from_file():
+            self._fill_from_data(spec, res)
+        self.dataReady.emit()
+
+    def _fill_from_data(self, spec: dict, res) -> None:
         dataset, issues = res
         self.session.dataset, self.session.data_spec = dataset, spec
         text = f"{dataset.num_train:,} training and {dataset.num_test:,} test samples, {dataset.num_classes} classes, input {tuple(dataset.input_shape)}."
@@ -166,7 +186,6 @@ class MainWindow(QMainWindow):
             self._sync_schedules_to_training()
         self._update_panels()
         self._update_actions()
-        self.dataReady.emit()
 
     def _update_panels(self) -> None:
         s = self.session
@@ -415,6 +434,8 @@ class MainWindow(QMainWindow):
 
     # --- window state --------------------------------------------------------------------
     def _set_dirty(self, dirty: bool) -> None:
+        if dirty and self._loading:
+            return
         self._dirty = dirty and self.session.loaded is not None
         self.setWindowModified(self._dirty)
 
@@ -439,6 +460,17 @@ class MainWindow(QMainWindow):
         recent = [p for p in (self.settings_store.value("recent", []) or []) if p != path]
         self.settings_store.setValue("recent", [path] + recent[: MAX_RECENT - 1])
         window_layout.fill_recent_menu(self)
+
+    def close_without_asking(self) -> bool:
+        """Close for programmatic callers: unsaved edits are discarded and a run is stopped first.
+
+        Returns True when the window closed now; during a run it closes itself once the worker
+        has stopped (as after the user confirmed).
+        """
+        self._close_after_run = True
+        if self.run.running:
+            self.stop_run()
+        return self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self.run.running:
