@@ -272,7 +272,9 @@ class ScheduleEditor(QWidget):
         self.end_line.setValue(self._total_steps)
         self.end_line.setVisible(self._total_steps > 0)
         if schedule is None:
+            # Empty state: show the run's span rather than an axis fitted to nothing.
             self.preview_curve.setData([], [])
+            self.preview.getPlotItem().setXRange(0, total + max(1, total // 10), padding=0)
             return
         from prune_studio.pruning.schedules import sparsity_curve
 

@@ -48,10 +48,14 @@ class WeightHistogram(pg.PlotWidget):
     def show_histogram(self, hist: dict | None) -> None:
         plot = self.getPlotItem()
         self.hist = hist
+        self.bars.setVisible(hist is not None)
         if hist is None:
+            # Empty state: fixed unit axes instead of ranges fitted to a placeholder bar.
             plot.setTitle("Weights (select a layer)")
-            self.bars.setData([0, 1], [0], stepMode="center")
+            plot.setXRange(0, 1, padding=0)
+            plot.setYRange(0, 1, padding=0)
             return
+        plot.enableAutoRange()
         plot.setTitle(f"{hist['name']} weights: {hist['zeros']:.0%} zeros")
         self.setToolTip(f"{hist['size']:,} weights; the histogram shows the non-zero ones.")
         self.bars.setData(hist["edges"], hist["counts"], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"))
