@@ -18,29 +18,36 @@ import sys  # noqa: E402
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """Hide what native code writes to fd 2 while TensorFlow loads.
+def native_output_silenced(fds=(2,)):
+    """Hide what native code writes to the given file descriptors (default: stderr).
 
-    The CUDA probe and absl print "Could not find cuda drivers..." before TensorFlow's own
-    log level applies. Python exceptions are unaffected: they propagate, not print.
+    TensorFlow's C++ parts print straight to fd 1/2: the CUDA probe ("Could not find cuda
+    drivers...") before its own log level applies, and the TFLite converter's quantizer
+    summary. Python exceptions are unaffected: they propagate, not print.
     """
+    saved = []
     try:
+        sys.stdout.flush()
         sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (e.g. a GUI process without a console)
+        saved = [(fd, os.dup(fd)) for fd in fds]
+    except (OSError, ValueError, AttributeError):  # no real descriptors (a GUI without console)
+        for _, copy in saved:
+            os.close(copy)
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 2)
+        for fd, _ in saved:
+            os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
         os.close(devnull)
 
 
-with _native_stderr_silenced():
+with native_output_silenced():
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
@@ -50,4 +57,4 @@ with _native_stderr_silenced():
 
 tf.get_logger().setLevel("ERROR")
 
-__all__ = ["tf", "keras"]
+__all__ = ["tf", "keras", "native_output_silenced"]

@@ -8,11 +8,12 @@ training samples to calibrate activation ranges. ``sparse=True`` adds
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterator
 
 import numpy as np
 
-from prune_studio.compat import tf
+from prune_studio.compat import native_output_silenced, tf
 from prune_studio.export.settings import ExportError
 
 
@@ -51,7 +52,11 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        # The converter prints its quantizer summary from C++ and warns about input
+        # statistics it does not need here; neither means anything to our users.
+        with native_output_silenced(fds=(1, 2)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return converter.convert()
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; keep its words
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"TFLite conversion ({kind}) failed: {first}") from exc
