@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +46,15 @@ def evaluate_keras_file(path: Path, spec, batch_size: int, trust: bool) -> dict:
 def evaluate_tflite(path: Path, spec) -> dict:
     """Run every test sample through the LiteRT interpreter; loss is the cross-entropy of its outputs."""
     from prune_studio.data import load_data
-    from prune_studio.export.verify import accuracy
+    from prune_studio.export.verify import accuracy, open_interpreter, tflite_predict
 
-    interpreter, note = _interpreter(path)
+    try:
+        interpreter, note = open_interpreter(model_path=str(path))
+    except (RuntimeError, ValueError) as exc:
+        raise CliInputError(f"The TFLite file {path} cannot be loaded ({str(exc).splitlines()[0]}).") from exc
     inp = interpreter.get_input_details()[0]
     x, y = load_data(spec, input_shape=tuple(int(d) for d in inp["shape"][1:])).sample(10**9, split="test")
-    start = time.perf_counter()
-    pred = np.stack([_invoke(interpreter, sample) for sample in x])
-    latency_ms = 1000.0 * (time.perf_counter() - start) / max(1, len(x))
+    pred, latency_ms = tflite_predict(interpreter, x)
     return {
         "format": "tflite",
         "samples": int(len(x)),
@@ -63,43 +63,6 @@ def evaluate_tflite(path: Path, spec) -> dict:
         "latency_ms": latency_ms,
         "note": note,
     }
-
-
-def _interpreter(path: Path):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    try:
-        interpreter = Interpreter(model_path=str(path))
-        interpreter.allocate_tensors()
-        return interpreter, "LiteRT interpreter"
-    except (RuntimeError, ValueError):
-        pass  # the default XNNPack delegate refuses some sparse int8 files; built-in kernels run them
-    try:
-        interpreter = Interpreter(
-            model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-        interpreter.allocate_tensors()
-    except (RuntimeError, ValueError) as exc:
-        raise CliInputError(f"The TFLite file {path} cannot be loaded ({str(exc).splitlines()[0]}).") from exc
-    return interpreter, "LiteRT interpreter without the default delegate"
-
-
-def _invoke(interpreter, sample: np.ndarray) -> np.ndarray:
-    """One sample through the interpreter, quantizing input and dequantizing output as the file needs."""
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    value = sample[None].astype(np.float32)
-    if np.issubdtype(inp["dtype"], np.integer):
-        scale, zero = inp["quantization"]
-        info = np.iinfo(inp["dtype"])
-        value = np.clip(np.round(value / scale + zero), info.min, info.max)
-    interpreter.set_tensor(inp["index"], value.astype(inp["dtype"]))
-    interpreter.invoke()
-    result = interpreter.get_tensor(out["index"]).astype(np.float32)
-    if np.issubdtype(out["dtype"], np.integer):
-        scale, zero = out["quantization"]
-        result = (result - zero) * scale
-    return result.reshape(-1)
 
 
 def _cross_entropy(pred: np.ndarray, y: np.ndarray) -> float:

@@ -62,32 +62,47 @@ def verify_keras(path: str, x: np.ndarray, y: np.ndarray) -> Verification:
     return result
 
 
-def verify_tflite(content: bytes, x: np.ndarray, y: np.ndarray) -> Verification:
-    """Run a TFLite flatbuffer one sample at a time, with a fallback without delegates."""
+def open_interpreter(model_path: str | None = None, model_content: bytes | None = None):
+    """A LiteRT interpreter with tensors allocated, and a note on how it runs.
+
+    The default XNNPack delegate refuses some sparse int8 files ("failed to delegate
+    FULLY_CONNECTED node"); those are retried with the built-in kernels only. Raises the
+    interpreter's own exception when neither way loads the file.
+    """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    source = {"model_path": model_path} if model_path is not None else {"model_content": model_content}
     try:
-        interp = Interpreter(model_content=content)
+        interp = Interpreter(**source)
         interp.allocate_tensors()
-        note = "run with LiteRT"
+        return interp, "run with LiteRT"
     except Exception:  # noqa: BLE001 - delegate refusal; retried below
-        try:
-            interp = Interpreter(
-                model_content=content,
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-            )
-            interp.allocate_tensors()
-            note = _NO_DELEGATE_NOTE
-        except Exception as exc:  # noqa: BLE001
-            return Verification(error=f"the LiteRT interpreter cannot load it: {_first_line(exc)}")
+        interp = Interpreter(
+            **source, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        interp.allocate_tensors()
+        return interp, _NO_DELEGATE_NOTE
+
+
+def verify_tflite(content: bytes, x: np.ndarray, y: np.ndarray) -> Verification:
+    """Run a TFLite flatbuffer one sample at a time, with a fallback without delegates."""
     try:
-        acc, ms = _run(interp, x, y)
+        interp, note = open_interpreter(model_content=content)
+    except Exception as exc:  # noqa: BLE001
+        return Verification(error=f"the LiteRT interpreter cannot load it: {_first_line(exc)}")
+    try:
+        preds, ms = tflite_predict(interp, x)
     except Exception as exc:  # noqa: BLE001
         return Verification(error=f"running it failed: {_first_line(exc)}")
-    return Verification(acc, ms, note)
+    return Verification(accuracy(preds, y), ms, note)
 
 
-def _run(interp, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def tflite_predict(interp, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Outputs for every sample, one at a time, and the mean latency per sample in ms.
+
+    Inputs are quantized and outputs dequantized when the file's I/O is integer, so the
+    caller always deals in floats.
+    """
     inp = interp.get_input_details()[0]
     out = interp.get_output_details()[0]
     in_scale, in_zero = inp["quantization"]
@@ -109,7 +124,7 @@ def _run(interp, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         if quantized_out:
             result = (result - out_zero) * out_scale
         preds.append(result.reshape(-1))
-    return accuracy(np.stack(preds), y), 1000.0 * elapsed / max(1, len(x))
+    return np.stack(preds), 1000.0 * elapsed / max(1, len(x))
 
 
 def _first_line(exc: BaseException) -> str:
