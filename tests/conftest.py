@@ -2,12 +2,15 @@
 
 import os
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Caches (scan results, recent files) go to a fresh folder: a test never reads what an
 # earlier run, or the developer's own use of the app, left behind.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="prune-studio-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
