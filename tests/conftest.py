@@ -1,10 +1,9 @@
 """Shared test set-up: headless Qt, tf-keras, small real data."""
 
+import atexit
 import os
-
-import atexit  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Caches (scan results, recent files) go to a fresh folder: a test never reads what an
