@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -49,6 +51,10 @@ def make_window(qtbot):
     yield factory
     for window in windows:
         close_cleanly(qtbot, window)
+    # Collect the closed windows' Python wrappers here, on the GUI thread: left to a later
+    # automatic collection, they may be freed in a worker thread, which crashes Qt.
+    windows.clear()
+    gc.collect()
 
 
 @pytest.fixture

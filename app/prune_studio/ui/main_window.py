@@ -502,6 +502,7 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_panes_fitted", False):
             self._panes_fitted = True
             window_layout.fit_panes(self)
+            QTimer.singleShot(0, self.charts.prime)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():

@@ -52,7 +52,23 @@ def load_data_task(spec: dict, input_shape: Any = None, model: Any = None) -> tu
 
     dataset = load_data(DataSpec.from_dict(spec), input_shape=input_shape)
     issues = check_data(dataset, model) if model is not None else []
+    if model is not None and not issues:
+        warm_up_tracing(model, dataset)
     return dataset, issues
+
+
+def warm_up_tracing(model: Any, dataset: Any, samples: int = 8) -> None:
+    """Evaluate a compiled ``model`` on a few test samples to fill TensorFlow's one-time caches.
+
+    The first ``tf.function`` trace in a process fills class-check and conversion caches in long
+    stretches that keep the GIL from the GUI thread for 100-200 ms. Doing it here, while the
+    window shows "Loading data…", keeps those stalls out of the fine-tune's live charts. Runs
+    in a worker; a model without a loss (not compiled) is left alone.
+    """
+    if not getattr(model, "compiled_loss", None):
+        return
+    x, y = dataset.sample(samples, "test")
+    model.evaluate(x, y, batch_size=len(x), verbose=0)
 
 
 def with_end_step(schedule: Any, end_step: int) -> Any:
