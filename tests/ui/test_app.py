@@ -26,6 +26,9 @@ def test_window_shows_before_tensorflow_is_imported():
         app.processEvents()
         print("tf" if "tensorflow" in sys.modules else "no-tf", round(time.perf_counter() - start, 2))
         window.close()
+        window.deleteLater()
+        del window
+        app.sendPostedEvents(None, 0)
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -11,10 +11,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
 from prune_studio.ui.main_window import MainWindow
@@ -73,4 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     follow_system(app)
     window = create_window(args.model, demo=args.demo, trust=args.trust)
     window.show()
-    return app.exec()
+    code = app.exec()
+    # Destroy the window while the QApplication still exists: left to interpreter shutdown,
+    # the two go in arbitrary order and the process can crash on its way out.
+    window.deleteLater()
+    del window
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    return code
