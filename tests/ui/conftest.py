@@ -58,8 +58,18 @@ def make_window(qtbot):
 
 
 @pytest.fixture
-def demo_window(make_window):
+def demo_as_opened(make_window):
+    """The demo exactly as ``--demo`` shows it: every prunable layer on, ready to run."""
     return make_window(demo=True)
+
+
+@pytest.fixture
+def demo_window(demo_as_opened):
+    """The demo with an empty plan, so a test builds the plan it checks from nothing."""
+    window = demo_as_opened
+    window.tree_model.set_enabled([n.name for n in window.tree_model.prunable_nodes()], False)
+    window._set_dirty(False)
+    return window
 
 
 def pytest_sessionfinish(session, exitstatus):

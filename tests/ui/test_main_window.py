@@ -30,8 +30,8 @@ def _short_run(window, epochs=1):
     window.settings_panel.batch.setValue(64)
 
 
-def test_demo_opens_ready_to_run(demo_window):
-    w = demo_window
+def test_demo_opens_ready_to_run(demo_as_opened):
+    w = demo_as_opened
     names = [n.name for n in w.tree_model.nodes()]
     assert {"conv1", "conv2", "dense1", "digits", "dropout"} <= set(names)
     assert "digits_demo.keras" in w.windowTitle()
@@ -39,9 +39,12 @@ def test_demo_opens_ready_to_run(demo_window):
     assert w.width() <= 1280 and w.height() <= 800
     assert "parameters" in w.summary.text()
     assert "steps per epoch" in w.settings_panel.steps_info.text()
-    assert not w.act_run.isEnabled()  # nothing ticked yet
-    w.prune_all_prunable()
-    assert w.act_run.isEnabled()
+    prunable = {n.name for n in w.tree_model.prunable_nodes()}
+    assert prunable == {"conv1", "conv2", "dense1", "digits"}
+    assert all(w.session.plans[name].enabled for name in prunable)
+    assert w.tree_model.index_of("dense1", COL_TARGET).data() == "80%"
+    assert w.act_run.isEnabled()  # press Run and it goes
+    assert not w.isWindowModified()  # opening is not an edit
 
 
 def test_toggling_layers_updates_plan_and_summary(demo_window):

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self._hist_pending: str | None = None
         self._close_after_run = False
         self._adopt_plan_steps = False  # a loaded recipe's schedules set the pruning length
+        self._demo_plan_pending = False  # the demo opens ready to run: every prunable layer on
         self._dirty = False
         self._loading = 0  # > 0 while the window fills itself from a file: no edit, stays clean
         self._run_started_at = 0.0
@@ -139,6 +140,9 @@ class MainWindow(QMainWindow):
         loaded, description = res
         self.session = Session(loaded=loaded, description=description, model_path=Path(path), trust=self.session.trust)
         recipe, self._pending_recipe = self._pending_recipe, None
+        from prune_studio.resources import demo_model_path
+
+        self._demo_plan_pending = recipe is None and Path(path) == demo_model_path()
         if recipe is not None:
             self.session.plans = dict(recipe.plan.layers) if recipe.plan is not None else {}
             self.settings_panel.set_training_settings(recipe.training)
@@ -177,6 +181,10 @@ class MainWindow(QMainWindow):
             text += "\n" + "\n".join(f"⚠ {issue.message}" for issue in issues)
         self.settings_panel.set_data_info(text, dataset.num_train)
         self.log_panel.append_line(f"Data: {text}")
+        if self._demo_plan_pending:
+            self._demo_plan_pending = False
+            self.prune_all_prunable()
+            self.apply_global_target()
         if self._adopt_plan_steps:
             self._adopt_plan_steps = False
             ends = [p.schedule.get_config()["config"].get("end_step", -1) for p in self.session.plans.values() if p.enabled]
