@@ -28,3 +28,12 @@ def digits():
 @pytest.fixture(scope="session")
 def demo_model_file():
     return demo_model_path()
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory, digits):
+    """A 256-train / 64-test slice of the digits sample as an .npz file."""
+    path = tmp_path_factory.mktemp("data") / "tiny_digits.npz"
+    np.savez(path, x_train=digits["x_train"][:256], y_train=digits["y_train"][:256],
+             x_test=digits["x_test"][:64], y_test=digits["y_test"][:64])
+    return path

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 CLI_TIMEOUT = 240
@@ -38,14 +37,6 @@ def run_cli(*args, env=None, timeout=CLI_TIMEOUT, cwd=None):
     )
     return CliRun(proc)
 
-
-@pytest.fixture(scope="session")
-def tiny_npz(tmp_path_factory, digits):
-    """A 256-train / 64-test slice of the digits sample as an .npz file."""
-    path = tmp_path_factory.mktemp("data") / "tiny_digits.npz"
-    np.savez(path, x_train=digits["x_train"][:256], y_train=digits["y_train"][:256],
-             x_test=digits["x_test"][:64], y_test=digits["y_test"][:64])
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,9 @@
 """Tiny real models and data for fine-tune tests."""
 
-import numpy as np
 import pytest
 
 from prune_studio.compat import keras
 
-
-@pytest.fixture(scope="session")
-def tiny_npz(tmp_path_factory, digits):
-    """256 training and 64 test digits as an .npz file."""
-    path = tmp_path_factory.mktemp("data") / "tiny_digits.npz"
-    np.savez(path, x_train=digits["x_train"][:256], y_train=digits["y_train"][:256],
-             x_test=digits["x_test"][:64], y_test=digits["y_test"][:64])
-    return path
 
 
 @pytest.fixture
