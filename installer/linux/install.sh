@@ -30,15 +30,7 @@ if [ ! -x "$BUNDLE/prune-studio" ]; then
 fi
 BUNDLE="$(cd "$BUNDLE" && pwd)"
 
-if [ "$SYSTEM" = 1 ]; then
-    PREFIX=/opt/prune-studio
-    BIN_DIR=/usr/local/bin
-    DATA_DIR=/usr/share
-else
-    PREFIX="$HOME/.local/opt/prune-studio"
-    BIN_DIR="$HOME/.local/bin"
-    DATA_DIR="${XDG_DATA_HOME:-$HOME/.local/share}"
-fi
+. "$HERE/locations.sh"
 
 # Icons: from the bundle (PyInstaller puts data files under _internal/), else from the checkout.
 ICONS=""

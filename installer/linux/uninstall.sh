@@ -13,15 +13,7 @@ for arg in "$@"; do
     esac
 done
 
-if [ "$SYSTEM" = 1 ]; then
-    PREFIX=/opt/prune-studio
-    BIN_DIR=/usr/local/bin
-    DATA_DIR=/usr/share
-else
-    PREFIX="$HOME/.local/opt/prune-studio"
-    BIN_DIR="$HOME/.local/bin"
-    DATA_DIR="${XDG_DATA_HOME:-$HOME/.local/share}"
-fi
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/locations.sh"
 
 # Remove the install folder only if it holds our executable, never an unrelated folder.
 if [ -d "$PREFIX" ]; then
