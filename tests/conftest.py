@@ -37,3 +37,11 @@ def tiny_npz(tmp_path_factory, digits):
     np.savez(path, x_train=digits["x_train"][:256], y_train=digits["y_train"][:256],
              x_test=digits["x_test"][:64], y_test=digits["y_test"][:64])
     return path
+
+
+@pytest.fixture(scope="session")
+def digits_dataset():
+    """The built-in digits sample loaded through prune_studio.data, as the app loads it."""
+    from prune_studio.data import DataSpec, load_data
+
+    return load_data(DataSpec(kind="digits"))

@@ -6,13 +6,6 @@ from prune_studio.compat import keras
 
 
 @pytest.fixture(scope="session")
-def digits_dataset():
-    from prune_studio.data import DataSpec, load_data
-
-    return load_data(DataSpec("digits"))
-
-
-@pytest.fixture(scope="session")
 def tiny_model(digits_dataset):
     """A small trained dense classifier on the digits (fast to save and convert)."""
     keras.utils.set_random_seed(0)

@@ -17,8 +17,8 @@ SAMPLES = 256
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return load_data(DataSpec(kind="digits"))
+def dataset(digits_dataset):
+    return digits_dataset
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ from prune_studio.ui.export_panel import ExportPanel
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    from prune_studio.data import DataSpec, load_data
-
-    return load_data(DataSpec("digits"))
+def dataset(digits_dataset):
+    return digits_dataset
 
 
 @pytest.fixture(scope="module")
