@@ -70,24 +70,3 @@ def demo_window(demo_as_opened):
     window.tree_model.set_enabled([n.name for n in window.tree_model.prunable_nodes()], False)
     window._set_dirty(False)
     return window
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Tear Qt down while Python is still whole.
-
-    Left to interpreter shutdown, widgets and pyqtgraph items are destroyed in the final
-    garbage collection, after parts of the runtime are gone, and the process aborts
-    ("Fatal Python error: none_dealloc") once every test has already passed.
-    """
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        return
-    for widget in app.topLevelWidgets():
-        widget.close()
-        widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.processEvents()
-    gc.collect()
