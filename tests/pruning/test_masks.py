@@ -41,6 +41,18 @@ def test_kth_largest_handles_structured_tensors_with_fallback():
         assert got == np.sort(values)[::-1][k - 1], k
 
 
+@pytest.mark.parametrize("size", [300, 50_000])
+def test_kth_largest_when_at_most_k_entries_are_positive(size):
+    # The state after a pruning step: the pruned entries are exactly zero.
+    rng = np.random.default_rng(5)
+    values = rng.random(size).astype(np.float32) * (rng.random(size) < 0.2)
+    positives = int((values > 0).sum())
+    for k in (positives, positives + 1, size):
+        got = masks.kth_largest(tf.constant(values), tf.constant(k)).numpy()
+        assert got == np.sort(values)[::-1][k - 1], k
+    assert masks.kth_largest(tf.zeros([size]), tf.constant(3)).numpy() == 0.0
+
+
 def test_kth_largest_inside_a_compiled_function():
     fn = tf.function(lambda x, k: masks.kth_largest(x, k))
     x = np.random.default_rng(2).random(100_000).astype(np.float32)

@@ -88,7 +88,12 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._batches += 1
 
     def _run(self, due):
-        """Update the masks of the wrappers due, in one compiled call per set of wrappers."""
+        """Update the masks of the wrappers due, in one compiled call per set of wrappers.
+
+        The call goes to the traced concrete function with one int64 vector of steps: the
+        polymorphic ``tf.function`` dispatch on a list of tensors would cost more than a
+        small model's whole mask update.
+        """
         wrappers = tuple(wrapper for wrapper, _ in due)
         key = tuple(id(wrapper) for wrapper in wrappers)
         fn = self._compiled.get(key)
@@ -96,12 +101,14 @@ class UpdatePruningStep(keras.callbacks.Callback):
 
             def step_all(steps):
                 return [
-                    wrapper.mask_step_ops(step, due=is_closed_form(wrapper.pruning_schedule))
-                    for wrapper, step in zip(wrappers, steps)
+                    wrapper.mask_step_ops(steps[i], due=is_closed_form(wrapper.pruning_schedule))
+                    for i, wrapper in enumerate(wrappers)
                 ]
 
-            fn = self._compiled[key] = tf.function(step_all, autograph=False)
-        fn([tf.constant(step, tf.int64) for _, step in due])
+            spec = tf.TensorSpec([len(wrappers)], tf.int64)
+            fn = tf.function(step_all, autograph=False).get_concrete_function(spec)
+            self._compiled[key] = fn
+        fn(tf.constant([step for _, step in due], tf.int64))
 
     def on_epoch_end(self, batch, logs=None):
         if self.model is not None:

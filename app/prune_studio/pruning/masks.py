@@ -10,8 +10,9 @@ from prune_studio.compat import tf
 
 #: Below this many values a plain ``top_k`` is as cheap as anything cleverer.
 _SMALL = 4096
-#: Radix-selection digits of a non-negative float32's 31 value bits: (shift, bins).
-_DIGITS = ((21, 1024), (10, 2048), (0, 1024))
+#: Radix-selection digits of a non-negative float32's 31 value bits: (shift, bins). The first
+#: digit (8 exponent bits and 4 mantissa bits) usually leaves a few hundred candidates.
+_DIGITS = ((19, 4096), (9, 1024), (0, 512))
 
 
 def keep_count(n, sparsity):
@@ -24,29 +25,67 @@ def _top_k_value(values, k):
     return tf.gather(tf.math.top_k(values, k=k, sorted=True).values, k - 1)
 
 
+def _radix_step(candidates, remaining, prefix, shift, bins):
+    """One radix digit: the bin holding the ``remaining``-th largest, and the values in it."""
+    digit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(candidates, shift), bins - 1)
+    counts = tf.math.bincount(digit, minlength=bins, maxlength=bins, dtype=tf.int32)
+    at_least = tf.cumsum(counts, reverse=True)  # values in this bin or above
+    chosen = tf.reduce_sum(tf.cast(at_least >= remaining, tf.int32)) - 1
+    remaining -= tf.gather(at_least, chosen) - tf.gather(counts, chosen)
+    prefix = tf.bitwise.bitwise_or(prefix, tf.bitwise.left_shift(chosen, shift))
+    return tf.boolean_mask(candidates, tf.equal(digit, chosen)), remaining, prefix
+
+
+def _radix_select(values, k):
+    """The k-th largest of non-negative float32 ``values`` by radix selection on their bits.
+
+    Bit patterns of non-negative floats order like their values. After the first digit the
+    few candidates left are usually finished with a small ``top_k``; when many share it (a
+    tensor of equal values, say) the remaining digits keep the cost linear.
+    """
+    (shift, bins), rest = _DIGITS[0], _DIGITS[1:]
+    candidates, remaining, prefix = _radix_step(
+        tf.bitcast(values, tf.int32), tf.cast(k, tf.int32), tf.zeros([], tf.int32), shift, bins
+    )
+
+    def finish_by_top_k():
+        return _top_k_value(tf.bitcast(candidates, tf.float32), remaining)
+
+    def finish_by_digits():
+        c, r, p = candidates, remaining, prefix
+        for shift_, bins_ in rest:
+            c, r, p = _radix_step(c, r, p, shift_, bins_)
+        return tf.bitcast(p, tf.float32)
+
+    return tf.cond(tf.size(candidates) <= _SMALL, finish_by_top_k, finish_by_digits)
+
+
 def kth_largest(values, k):
     """The k-th largest entry (1-based, duplicates counted) of a 1-D non-negative tensor.
 
-    Equal to ``sort(values, descending)[k - 1]``. For float32 it is found by radix selection
-    on the bit patterns (which order non-negative floats like their values): three histogram
-    passes, each over the values left in the chosen bin, and no sort.
+    Equal to ``sort(values, descending)[k - 1]``, found without a sort:
+
+    * when at most ``k`` entries are positive (pruned weights are exactly zero, so this is
+      every update after the first under a constant target) the answer is the smallest
+      positive entry, or 0 when fewer than ``k`` are positive: one pass;
+    * otherwise float32 tensors are searched by radix selection (:func:`_radix_select`) in
+      linear time, and other dtypes or small tensors by ``top_k``.
     """
     n = values.shape[0]
-    if values.dtype != tf.float32 or n is None or n <= _SMALL:
-        return _top_k_value(values, k)
-    candidates = tf.bitcast(values, tf.int32)
-    remaining = tf.cast(k, tf.int32)
-    prefix = tf.zeros([], tf.int32)
-    for level, (shift, bins) in enumerate(_DIGITS):
-        digit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(candidates, shift), bins - 1)
-        counts = tf.math.bincount(digit, minlength=bins, maxlength=bins, dtype=tf.int32)
-        at_least = tf.cumsum(counts, reverse=True)  # values in this bin or above
-        chosen = tf.reduce_sum(tf.cast(at_least >= remaining, tf.int32)) - 1
-        remaining -= tf.gather(at_least, chosen) - tf.gather(counts, chosen)
-        prefix = tf.bitwise.bitwise_or(prefix, tf.bitwise.left_shift(chosen, shift))
-        if level < len(_DIGITS) - 1:
-            candidates = tf.boolean_mask(candidates, tf.equal(digit, chosen))
-    return tf.bitcast(prefix, tf.float32)
+    k = tf.cast(k, tf.int32)
+    positive = values > 0
+    num_positive = tf.reduce_sum(tf.cast(positive, tf.int32))
+
+    def from_positives():
+        smallest = tf.reduce_min(tf.where(positive, values, tf.constant(float("inf"), values.dtype)))
+        return tf.where(num_positive < k, tf.zeros([], values.dtype), smallest)
+
+    def search():
+        if values.dtype != tf.float32 or n is None or n <= _SMALL:
+            return _top_k_value(values, k)
+        return _radix_select(values, k)
+
+    return tf.cond(num_positive <= k, from_positives, search)
 
 
 def magnitude_mask(weights, sparsity):
