@@ -1,21 +1,24 @@
 """Live training charts: loss, accuracy, overall sparsity against its target, per layer.
 
 Each curve is created once per run and fed from growing, preallocated numpy arrays
-(:class:`Series`); data arrives in bursts from the run controller and the plots are
-redrawn by a 100 ms timer only when something changed, so the redraw rate is bounded
-however fast training steps come.
+(:class:`Series`); data arrives in bursts from the run controller. A timer redraws one plot
+per tick, round-robin, and only when its data changed: the redraw rate is bounded however
+fast training steps come, and no single event repaints all four plots (that took 20-45 ms of
+GUI time, too long next to a worker thread competing for the GIL). During a run the step axis
+is fixed to the run's length, so axes are not laid out again at every redraw.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from prune_studio.ui.theme import LINE_COLOURS
 
-REDRAW_INTERVAL_MS = 250  # 4 redraws a second: live, and a full repaint of four plots stays cheap
+REDRAW_INTERVAL_MS = 250  # each plot is redrawn 4 times a second at most
+_PLOTS = 4
 
 
 class Series:
@@ -41,6 +44,7 @@ class _Curve:
     """One plot line bound to its :class:`Series`; redrawn only when dirty."""
 
     def __init__(self, plot: pg.PlotItem, name: str, colour: str, width: float = 2, style=None, symbol=None):
+        self.plot = plot
         pen = pg.mkPen(colour, width=width, style=style) if style else pg.mkPen(colour, width=width)
         self.item = plot.plot([], [], name=name, pen=pen, symbol=symbol, symbolSize=6, symbolBrush=colour)
         self.series = Series()
@@ -57,6 +61,29 @@ class _Curve:
             x, y = self.series.view()
             self.item.setData(x, y, skipFiniteCheck=True)
             self.dirty = False
+
+
+class _AfterPaint(QObject):
+    """Calls ``fn`` once, just after ``target``'s next paint (or after ``timeout_ms`` without one)."""
+
+    def __init__(self, target: QWidget, fn, timeout_ms: int):
+        super().__init__(target)
+        self._target, self._fn = target, fn
+        target.installEventFilter(self)
+        QTimer.singleShot(timeout_ms, self, self._fire)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, self, self._fire)  # runs once this paint is done
+        return False
+
+    def _fire(self) -> None:
+        if self._fn is None:
+            return
+        fn, self._fn = self._fn, None
+        self._target.removeEventFilter(self)
+        self.deleteLater()
+        fn()
 
 
 class ChartPanel(QWidget):
@@ -84,8 +111,10 @@ class ChartPanel(QWidget):
         self.highlighted: str | None = None
         self.points_received = 0
         self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_INTERVAL_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.setInterval(REDRAW_INTERVAL_MS // _PLOTS)
+        self._timer.timeout.connect(self._redraw_next_plot)
+        self._plots = (self.loss_plot, self.acc_plot, self.sparsity_plot, self.layer_plot)
+        self._next_plot = 0
 
     def _plot(self, title: str, row: int, col: int, legend_at_bottom: bool = True) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
@@ -110,17 +139,36 @@ class ChartPanel(QWidget):
         }
 
     # --- feeding -------------------------------------------------------------------------
-    def reset(self, layer_names: list[str], target_curve: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Clear every series for a new run and create one per-layer curve per name."""
+    def reset(
+        self,
+        layer_names: list[str],
+        target_curve: tuple[np.ndarray, np.ndarray] | None = None,
+        total_steps: int | None = None,
+    ) -> None:
+        """Clear every series for a new run and have one per-layer curve per name.
+
+        ``total_steps`` fixes the step axis of every plot to the run's length; without it the
+        step axis follows the data.
+        """
         for curve in self.curves.values():
             curve.series = Series()
             curve.item.setData([], [])
-        for curve in self.layer_curves.values():
-            self.layer_plot.removeItem(curve.item)
-            self.layer_plot.legend.removeItem(curve.item)
-        self.layer_curves = {}
-        for i, name in enumerate(layer_names):
-            self.layer_curves[name] = _Curve(self.layer_plot, name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
+        if list(self.layer_curves) == list(layer_names):  # the same layers again: keep the legend
+            for curve in self.layer_curves.values():
+                curve.series = Series()
+                curve.item.setData([], [])
+        else:
+            for curve in self.layer_curves.values():
+                self.layer_plot.removeItem(curve.item)
+                self.layer_plot.legend.removeItem(curve.item)
+            self.layer_curves = {}
+            for i, name in enumerate(layer_names):
+                self.layer_curves[name] = _Curve(self.layer_plot, name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
+        for plot in self._plots:
+            if total_steps:
+                plot.setXRange(0, total_steps, padding=0.02)
+            else:
+                plot.enableAutoRange(axis="x")
         self.set_target_curve(target_curve)
         self._baseline_line.setVisible(False)
         self.points_received = 0
@@ -181,6 +229,10 @@ class ChartPanel(QWidget):
         """
         self.view.grab()
 
+    def call_after_paint(self, fn, timeout_ms: int = 300) -> None:
+        """Call ``fn()`` once the plots have next been painted (at most ``timeout_ms`` later)."""
+        _AfterPaint(self.view.viewport(), fn, timeout_ms)
+
     def start_live(self) -> None:
         self._timer.start()
 
@@ -188,6 +240,17 @@ class ChartPanel(QWidget):
         self._timer.stop()
         self.redraw()
 
+    def _all_curves(self) -> list[_Curve]:
+        return list(self.curves.values()) + list(self.layer_curves.values())
+
+    def _redraw_next_plot(self) -> None:
+        plot = self._plots[self._next_plot]
+        self._next_plot = (self._next_plot + 1) % len(self._plots)
+        for curve in self._all_curves():
+            if curve.plot is plot:
+                curve.redraw()
+
     def redraw(self) -> None:
-        for curve in list(self.curves.values()) + list(self.layer_curves.values()):
+        """Redraw every plot whose data changed."""
+        for curve in self._all_curves():
             curve.redraw()

@@ -1,0 +1,76 @@
+"""The live chart panel on its own: round-robin redraws, the run's step axis, after-paint calls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prune_studio.ui.charts import REDRAW_INTERVAL_MS, ChartPanel
+
+LAYERS = ["conv1", "dense1"]
+
+
+def _panel(qtbot, show=True):
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    if show:
+        panel.show()
+        qtbot.waitExposed(panel)
+    return panel
+
+
+def _feed(panel, steps):
+    for step in steps:
+        panel.add_batches([(step, 0, {"loss": 1.0 / (step + 1), "accuracy": 0.5})])
+        panel.add_sparsity(step, 0.4, 0.5, {name: 0.4 for name in LAYERS})
+
+
+def test_each_timer_tick_redraws_one_plot_and_a_round_covers_all(qtbot):
+    panel = _panel(qtbot)
+    panel.reset(LAYERS, None, total_steps=100)
+    _feed(panel, range(10))
+    fed = {name: c for name, c in {**panel.curves, **panel.layer_curves}.items() if c.dirty}
+    drawn = []
+    for _ in range(4):
+        panel._redraw_next_plot()
+        drawn.append([name for name, c in fed.items() if not c.dirty])
+    # One plot per tick: loss, then accuracy, then overall zeros, then the per-layer plot.
+    assert drawn[0] == ["loss"]
+    assert drawn[1] == ["loss", "accuracy"]
+    assert "sparsity" in drawn[2] and not set(LAYERS) & set(drawn[2])
+    assert set(drawn[3]) >= {"loss", "accuracy", "sparsity", *LAYERS}
+    assert len(panel.curves["loss"].item.getData()[0]) == 10
+    # A whole round of ticks fits in the bounded redraw interval.
+    assert panel._timer.interval() * 4 <= REDRAW_INTERVAL_MS
+
+
+def test_a_run_fixes_the_step_axis_and_a_rerun_keeps_the_legend(qtbot):
+    panel = _panel(qtbot)
+    panel.reset(LAYERS, (np.array([0, 200]), np.array([0.0, 0.8])), total_steps=200)
+    for plot in panel._plots:
+        low, high = plot.viewRange()[0]
+        assert low <= 0 and 200 <= high < 210
+    _feed(panel, range(0, 400, 40))  # data past the planned end does not move the axis
+    panel.redraw()
+    assert panel.loss_plot.viewRange()[0][1] < 210
+    legend_items = list(panel.layer_plot.legend.items)
+    panel.reset(LAYERS, None, total_steps=50)
+    assert panel.layer_plot.legend.items == legend_items  # same layers: entries reused
+    assert all(c.series.n == 0 for c in panel.layer_curves.values())
+    panel.reset(["dense1"], None, total_steps=50)
+    assert [label.text for _sample, label in panel.layer_plot.legend.items] == ["dense1"]
+
+
+def test_call_after_paint_waits_for_a_paint_and_falls_back_to_a_timeout(qtbot):
+    shown = _panel(qtbot)
+    calls = []
+    shown.call_after_paint(lambda: calls.append("painted"), timeout_ms=5_000)
+    assert calls == []  # never synchronously
+    shown.view.viewport().update()
+    qtbot.waitUntil(lambda: calls == ["painted"], timeout=3_000)
+
+    hidden = _panel(qtbot, show=False)
+    hidden.call_after_paint(lambda: calls.append("timed out"), timeout_ms=50)
+    qtbot.waitUntil(lambda: calls == ["painted", "timed out"], timeout=3_000)
+    qtbot.wait(100)
+    assert calls == ["painted", "timed out"]  # each callback runs once
