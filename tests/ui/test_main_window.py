@@ -106,6 +106,8 @@ def test_short_fine_tune_feeds_the_charts(qtbot, demo_window):
     assert set(w.charts.layer_curves) >= {"conv2", "dense1"}
     sx, sy = w.charts.curves["sparsity"].item.getData()
     assert len(sx) > 0 and sy.max() > 0.3
+    tx, ty = w.charts._target_item.getData()  # drawn once the charts were painted, as the run began
+    assert tx[-1] == w.settings_panel.total_steps() and ty.max() > 0.3
     assert "Finished" in w.status_text.text()
     assert w.act_run.isEnabled() and not w.act_stop.isEnabled()
     _select(w, "dense1")

@@ -359,19 +359,23 @@ class MainWindow(QMainWindow):
 
     # --- running -------------------------------------------------------------------------
     def start_run(self) -> None:
+        """Start fine-tuning the current plan in the worker thread.
+
+        The GUI work is spread over several event-loop turns so that no single one holds up
+        the window: charts are cleared now, the charts tab is shown on the next turn, and the
+        worker thread (and the planned-target curve) start once the charts have been painted.
+        """
         s = self.session
         if s.loaded is None or s.dataset is None or self.run.running:
             return
         if not any(p.enabled for p in s.plans.values()):
             self.statusBar().showMessage("Tick at least one layer to prune first.", 5000)
             return
-        from prune_studio.ui.plan_stats import overall_target_curve
-
         plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
         enabled = [n for n, p in plan.layers.items() if p.enabled]
-        self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, self.settings_panel.total_steps()))
+        total_steps = self.settings_panel.total_steps()
+        self.charts.reset(enabled, None, total_steps)
         self.charts.start_live()
-        self.tabs.setCurrentWidget(self.charts)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()
@@ -382,7 +386,14 @@ class MainWindow(QMainWindow):
 
             return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
 
-        self.run.start(task)
+        def after_charts_painted(start_thread) -> None:
+            from prune_studio.ui.plan_stats import overall_target_curve
+
+            self.charts.set_target_curve(overall_target_curve(s.description, plan.layers, total_steps))
+            start_thread()
+
+        self.run.start(task, defer=lambda start_thread: self.charts.call_after_paint(lambda: after_charts_painted(start_thread)))
+        QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
 
     def toggle_pause(self) -> None:
         if self.run.state == "paused":

@@ -102,8 +102,15 @@ class RunController(QObject):
     def running(self) -> bool:
         return self._worker is not None
 
-    def start(self, task: Callable[[Any, Any], Any]) -> None:
-        """Start ``task(listener, control)`` in a worker thread (one run at a time)."""
+    def start(
+        self, task: Callable[[Any, Any], Any], defer: Callable[[Callable[[], None]], None] | None = None
+    ) -> None:
+        """Start ``task(listener, control)`` in a worker thread (one run at a time).
+
+        The run counts as started at once. ``defer(start_thread)``, when given, decides when the
+        thread itself starts: the window starts it after the charts have been painted, so that
+        paint does not compete for the GIL with TensorFlow building the training graph.
+        """
         if self.running:
             raise RuntimeError("a run is already in progress")
         from prune_studio.training.control import RunControl
@@ -118,7 +125,10 @@ class RunController(QObject):
         self._worker = worker
         self._set_state("running")
         self._timer.start()
-        worker.start()
+        if defer is None:
+            worker.start()
+        else:
+            defer(worker.start)
 
     def pause(self) -> None:
         if self._control is not None and self._state == "running":
