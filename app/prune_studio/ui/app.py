@@ -22,6 +22,7 @@ from prune_studio.ui.main_window import MainWindow
 from prune_studio.ui.theme import app_icon, apply_theme, follow_system
 
 DEFAULT_SIZE = (1280, 800)
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def create_window(model_path: str | None = None, demo: bool = False, trust: bool = False) -> MainWindow:
@@ -34,6 +35,10 @@ def create_window(model_path: str | None = None, demo: bool = False, trust: bool
     if app is None:
         raise RuntimeError("create_window needs a QApplication; create one first")
     apply_theme(app)
+    # Workers run Python-heavy TensorFlow code (graph tracing) while the GUI thread paints,
+    # and a paint re-enters Python hundreds of times; each re-entry may wait for the GIL up to
+    # the switch interval (5 ms by default), which made one paint take 150 ms. 1 ms bounds that.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     window = MainWindow(trust=trust)
     window.setWindowIcon(app_icon())
     width, height = DEFAULT_SIZE
