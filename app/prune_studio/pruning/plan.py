@@ -101,7 +101,16 @@ class PruningPlan:
 
 def prunable_layer_names(model):
     """Names of the layers of ``model`` (nested models included) that can be pruned."""
-    return [layer.name for layer in _leaf_layers(model) if registry.prunability(layer)[0]]
+    return list(prunable_layers_by_name(model))
+
+
+def prunable_layers_by_name(model):
+    """``{name: layer}`` for the layers of ``model`` (nested models included) that can be pruned.
+
+    Walks Keras' layer lists only: ``model.submodules`` would also walk every attribute of every
+    layer, which the first time costs TensorFlow 100-200 ms of class checks holding the GIL.
+    """
+    return {layer.name: layer for layer in _leaf_layers(model) if registry.prunability(layer)[0]}
 
 
 def _leaf_layers(model):

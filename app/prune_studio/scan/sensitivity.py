@@ -23,7 +23,7 @@ import numpy as np
 from prune_studio.compat import keras, tf
 from prune_studio.errors import PruneStudioError
 from prune_studio.pruning import masks, registry
-from prune_studio.pruning.plan import prunable_layer_names
+from prune_studio.pruning.plan import prunable_layers_by_name
 from prune_studio.scan import cache
 from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
 _BATCH = 128
@@ -37,9 +37,7 @@ class ScanError(PruneStudioError):
 
 def prunable_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     """The layers the engine can prune, by name in model order, nested models included."""
-    by_name = {module.name: module for module in model.submodules if isinstance(module, keras.layers.Layer)}
-    return {name: by_name[name] for name in prunable_layer_names(model)
-            if name in by_name and registry.prunable_weights(by_name[name])}
+    return {name: layer for name, layer in prunable_layers_by_name(model).items() if registry.prunable_weights(layer)}
 
 
 def sensitivity_scan(

@@ -63,12 +63,16 @@ def warm_up_tracing(model: Any, dataset: Any, samples: int = 8) -> None:
     The first ``tf.function`` trace in a process fills class-check and conversion caches in long
     stretches that keep the GIL from the GUI thread for 100-200 ms. Doing it here, while the
     window shows "Loading data…", keeps those stalls out of the fine-tune's live charts. Runs
-    in a worker; a model without a loss (not compiled) is left alone.
+    in a worker; a model without a loss (not compiled) is only read.
     """
-    if not getattr(model, "compiled_loss", None):
-        return
-    x, y = dataset.sample(samples, "test")
-    model.evaluate(x, y, batch_size=len(x), verbose=0)
+    import prune_studio.scan.sensitivity  # noqa: F401 - imports that register classes reset
+    import prune_studio.training  # noqa: F401 - Python's class-check caches: import them first
+
+    if getattr(model, "compiled_loss", None):
+        x, y = dataset.sample(samples, "test")
+        model.evaluate(x, y, batch_size=len(x), verbose=0)
+    model.get_weights()
+    _ = model.submodules  # checks the class of every attribute of every layer once
 
 
 def with_end_step(schedule: Any, end_step: int) -> Any:

@@ -71,6 +71,7 @@ class Worker(QThread):
 
     def run(self) -> None:  # runs in the thread
         _lower_this_threads_priority(BACKGROUND_NICENESS)
+        threading.current_thread().name = f"worker:{getattr(self._fn, '__name__', 'task')}"  # for stack dumps
         self.signals.started.emit()
         kwargs = dict(self._kwargs)
         if self._pass_report:
