@@ -118,9 +118,10 @@ class ChartPanel(QWidget):
 
     def _plot(self, title: str, row: int, col: int, legend_at_bottom: bool = True) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
-        plot.showGrid(x=True, y=True, alpha=0.2)
+        # No grid: grid lines make each axis cover its whole plot, which doubled the cost of a
+        # paint (20 -> 40 ms for the four plots), and the run's first paint is on the clock.
         for axis in ("bottom", "left"):
-            plot.getAxis(axis).setStyle(maxTickLevel=1)  # no minor grid lines: less to paint
+            plot.getAxis(axis).setStyle(maxTickLevel=1)
         plot.setLabel("bottom", "step")
         plot.setDownsampling(mode="peak")
         plot.setClipToView(True)

@@ -362,9 +362,11 @@ class MainWindow(QMainWindow):
         """Start fine-tuning the current plan in the worker thread.
 
         The GUI work is spread over several event-loop turns so that no single one holds up
-        the window: charts are cleared now, the charts tab is shown on the next turn, and the
-        worker thread (and the planned-target curve) start once the charts have been painted.
+        the window: charts are set up now, the charts tab is shown on the next turn, and the
+        worker thread starts once the charts have been painted.
         """
+        from prune_studio.ui.plan_stats import overall_target_curve
+
         s = self.session
         if s.loaded is None or s.dataset is None or self.run.running:
             return
@@ -374,7 +376,7 @@ class MainWindow(QMainWindow):
         plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
         enabled = [n for n, p in plan.layers.items() if p.enabled]
         total_steps = self.settings_panel.total_steps()
-        self.charts.reset(enabled, None, total_steps)
+        self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
         self.charts.start_live()
         self.progress.setValue(0)
         self.progress.setVisible(True)
@@ -386,13 +388,7 @@ class MainWindow(QMainWindow):
 
             return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
 
-        def after_charts_painted(start_thread) -> None:
-            from prune_studio.ui.plan_stats import overall_target_curve
-
-            self.charts.set_target_curve(overall_target_curve(s.description, plan.layers, total_steps))
-            start_thread()
-
-        self.run.start(task, defer=lambda start_thread: self.charts.call_after_paint(lambda: after_charts_painted(start_thread)))
+        self.run.start(task, defer=self.charts.call_after_paint)
         QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
 
     def toggle_pause(self) -> None:

@@ -50,8 +50,12 @@ def overall_target_curve(description: Any, plans: dict[str, Any], total_steps: i
     total = sum(sizes[n] for n in enabled)
     steps = None
     share = np.zeros(0)
+    curves: dict[str, tuple] = {}  # layers usually share a schedule: compute each one once
     for name, plan in enabled.items():
-        layer_steps, values = sparsity_curve(plan.schedule, total_steps, num)
+        key = repr(plan.schedule.get_config())
+        if key not in curves:
+            curves[key] = sparsity_curve(plan.schedule, total_steps, num)
+        layer_steps, values = curves[key]
         if plan.sparsity_m_by_n:
             values = np.where(values > 0, 0.5, 0.0)
         if steps is None:
