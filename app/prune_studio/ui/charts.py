@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from prune_studio.ui.theme import LINE_COLOURS
 
 REDRAW_INTERVAL_MS = 250  # each plot is redrawn 4 times a second at most
-_PLOTS = 4
 
 
 class Series:
@@ -55,6 +54,11 @@ class _Curve:
         if np.isfinite(y):
             self.series.append(x, y)
             self.dirty = True
+
+    def clear(self) -> None:
+        self.series = Series()
+        self.item.setData([], [])
+        self.dirty = False
 
     def redraw(self) -> None:
         if self.dirty:
@@ -110,11 +114,11 @@ class ChartPanel(QWidget):
         self._make_metric_curves()
         self.highlighted: str | None = None
         self.points_received = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_INTERVAL_MS // _PLOTS)
-        self._timer.timeout.connect(self._redraw_next_plot)
         self._plots = (self.loss_plot, self.acc_plot, self.sparsity_plot, self.layer_plot)
         self._next_plot = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS // len(self._plots))
+        self._timer.timeout.connect(self._redraw_next_plot)
 
     def _plot(self, title: str, row: int, col: int, legend_at_bottom: bool = True) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
@@ -152,12 +156,10 @@ class ChartPanel(QWidget):
         step axis follows the data.
         """
         for curve in self.curves.values():
-            curve.series = Series()
-            curve.item.setData([], [])
+            curve.clear()
         if list(self.layer_curves) == list(layer_names):  # the same layers again: keep the legend
             for curve in self.layer_curves.values():
-                curve.series = Series()
-                curve.item.setData([], [])
+                curve.clear()
         else:
             for curve in self.layer_curves.values():
                 self.layer_plot.removeItem(curve.item)
