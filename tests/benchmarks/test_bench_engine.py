@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-ROUNDS = 9
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "21"))
 RAMPS = {"slow ramp": 1_000_000, "active ramp": 4_000}
 
 

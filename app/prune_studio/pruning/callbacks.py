@@ -1,9 +1,17 @@
 """Keras callbacks: ``UpdatePruningStep`` and ``PruningSummaries``.
 
 ``UpdatePruningStep`` drives the masks: before a training step at which a wrapper's schedule
-prunes, it runs that wrapper's compiled mask update (outside the training graph). Between
-pruning steps its per-batch work is one integer comparison in Python; the step counter itself
-advances inside the training graph, so checkpoints hold the right step.
+prunes, the masks are recomputed. The step counter itself advances inside the training graph,
+so checkpoints hold the right step; the callback only has to know, in Python, when a schedule
+is due.
+
+Under ``fit`` it does that without Keras' per-batch hooks, whose dispatch alone costs a small
+model a few per cent per step: at train begin it puts a :class:`_StepDriver` in place of
+``model.train_function`` (which ``fit`` calls once per batch). Between pruning steps the driver
+compares two integers and calls the real train function; on a pruning step it calls a second
+traced function that recomputes the masks and then runs the same training step, in one graph.
+In a custom loop, ``on_train_batch_begin`` does the work instead, with a separate compiled
+mask update.
 """
 
 import numpy as np
@@ -38,6 +46,22 @@ def apply_all_masks(model):
             wrapper.apply_masks()
 
 
+class _StepDriver:
+    """Stands in for ``model.train_function`` while ``fit`` runs with an :class:`UpdatePruningStep`."""
+
+    def __init__(self, callback, inner):
+        self.callback = callback
+        self.inner = inner
+
+    def __call__(self, iterator):
+        callback = self.callback
+        if callback._quiet > 0:  # no schedule due at this step: just count it
+            callback._quiet -= 1
+            callback._batches += 1
+            return self.inner(iterator)
+        return callback._drive(self, iterator)
+
+
 class UpdatePruningStep(keras.callbacks.Callback):
     """Keras callback required (as in tfmot) when fitting a model being pruned.
 
@@ -55,10 +79,22 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._entries = []  # [wrapper, step at train begin, next pruning step or None]
         self._next = None
         self._compiled = {}
+        self._fused = None  # (train function, wrappers, traced function)
+        self._driven = False  # fit calls the driver: the batch hook has nothing to do
+        self._hook_began_step = False
+        self._quiet = 0  # steps the driver may pass through before it must look again
+
+    def _implements_train_batch_hooks(self):
+        # Under fit the driver in model.train_function does the per-batch work; saying so keeps
+        # Keras from dispatching batch hooks (unless another callback needs them).
+        return False
 
     def on_train_begin(self, logs=None):
         self._batches = 0
         self._entries = []
+        self._driven = False
+        self._hook_began_step = False
+        self._quiet = 0
         if self.model is None:
             return
         for wrapper, step in start_pruning_steps(self.model):
@@ -68,24 +104,102 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if any(not set(key) <= wrapper_ids for key in self._compiled):
             self._compiled = {}  # another model: drop functions that hold the old wrappers
         self._schedule_next()
+        self._install_driver()
+
+    def _install_driver(self):
+        """Put a :class:`_StepDriver` in ``model.train_function`` (fit builds it before train begin)."""
+        inner = getattr(self.model, "train_function", None)
+        if inner is None:
+            return
+        if isinstance(inner, _StepDriver):
+            if inner.callback is self:
+                return
+            inner = inner.inner  # left behind by another callback whose fit was interrupted
+        self.model.train_function = _StepDriver(self, inner)
+
+    def _remove_driver(self):
+        driver = getattr(self.model, "train_function", None)
+        if isinstance(driver, _StepDriver) and driver.callback is self:
+            self.model.train_function = driver.inner
 
     def _schedule_next(self):
         """Batch count (since train begin) at which the next wrapper is due, or None."""
         due = [nxt - base for _, base, nxt in self._entries if nxt is not None]
         self._next = min(due) if due else None
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def _begin_step(self):
+        """Count one step; return ``[(wrapper, step), ...]`` for the wrappers due at it."""
+        due = []
         if self._next is not None and self._batches >= self._next:
-            due = []
             for entry in self._entries:
                 wrapper, base, nxt = entry
                 step = base + self._batches
                 if nxt is not None and nxt <= step:
                     due.append((wrapper, step))
                     entry[2] = next_pruning_step(wrapper.pruning_schedule, step + 1)
-            self._run(due)
             self._schedule_next()
         self._batches += 1
+        return due
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._driven:
+            return
+        due = self._begin_step()
+        if due:
+            self._run(due)
+        self._hook_began_step = True
+
+    def _drive(self, driver, iterator):
+        """One call of ``model.train_function`` under fit (the driver's slow path)."""
+        self._driven = True
+        if self._hook_began_step:  # Keras ran the batch hook for this step (the first one)
+            self._hook_began_step = False
+            self._quiet = self._quiet_steps()
+            return driver.inner(iterator)
+        if self._next is None or self._batches < self._next:
+            self._batches += 1
+            self._quiet = self._quiet_steps()
+            return driver.inner(iterator)
+        due = self._begin_step()
+        self._quiet = self._quiet_steps()
+        fused = self._fused_function(driver.inner)
+        if fused is None:
+            self._run(due)
+            return driver.inner(iterator)
+        return fused(iterator)
+
+    def _quiet_steps(self):
+        """How many of the coming steps no schedule is due at (a large number when none will be)."""
+        if self._next is None:
+            return 1 << 62
+        return max(0, self._next - self._batches)
+
+    def _fused_function(self, inner):
+        """The training step with every wrapper's mask update before it, traced once per model.
+
+        Each wrapper reads its step from its own ``pruning_step`` (which the training steps
+        advance) and updates only when its schedule prunes at that step, so one trace serves
+        every combination of wrappers due and the call takes no argument of ours. None when
+        ``inner`` is not a traced function (``run_eagerly``, parameter-server training).
+        """
+        wrappers = tuple(entry[0] for entry in self._entries)
+        if self._fused is not None and self._fused[0] is inner and self._fused[1] == wrappers:
+            return self._fused[2]
+        python_fn = getattr(inner, "python_function", None)
+        if python_fn is None or not isinstance(inner, tf.types.experimental.PolymorphicFunction):
+            return None
+
+        @tf.autograph.experimental.do_not_convert
+        def update_masks():
+            return [wrapper.mask_step_ops(wrapper.pruning_step.read_value()) for wrapper in wrappers]
+
+        def step_after_update(iterator):
+            with tf.control_dependencies(update_masks()):
+                return python_fn(iterator)
+
+        fused = tf.function(step_after_update, reduce_retracing=True)
+        self._fused = (inner, wrappers, fused)
+        return fused
 
     def _run(self, due):
         """Update the masks of the wrappers due, in one compiled call per set of wrappers.
@@ -116,6 +230,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.model is not None:
+            self._remove_driver()
             apply_all_masks(self.model)
 
 

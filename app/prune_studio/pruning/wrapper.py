@@ -4,8 +4,9 @@ Compatible with the reference wrapper (same name, arguments, config and ``prunin
 built for speed and exactness:
 
 * the training graph gains almost nothing: each training call adds one to ``pruning_step`` (so
-  checkpoints hold the right step) and nothing else; masks are recomputed by a separate
-  compiled function that :class:`UpdatePruningStep` calls only on the steps the schedule prunes;
+  checkpoints hold the right step) and nothing else; masks are recomputed only on the steps
+  the schedule prunes, by a second traced training step that :class:`UpdatePruningStep` calls
+  instead of the plain one under ``fit`` (or by a small compiled function in custom loops);
 * masks are applied through the weight variables' constraints, which every tf-keras optimizer
   applies right after its update, so the weights that training, checkpoints and stripping see
   are exactly sparse after every step, without re-assigning them in the forward pass;
