@@ -189,9 +189,12 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if python_fn is None or not isinstance(inner, tf.types.experimental.PolymorphicFunction):
             return None
 
-        @tf.autograph.experimental.do_not_convert
-        def update_masks():
+        def update_all():
             return [wrapper.mask_step_ops(wrapper.pruning_step.read_value()) for wrapper in wrappers]
+
+        # A function call of its own, not inlined: its conditionals would otherwise make the
+        # executor run the whole training step in its slower control-flow mode.
+        update_masks = tf.function(update_all, autograph=False, experimental_attributes={"_noinline": True})
 
         def step_after_update(iterator):
             with tf.control_dependencies(update_masks()):

@@ -28,12 +28,34 @@ def _top_k_value(values, k):
 def _radix_step(candidates, remaining, prefix, shift, bins):
     """One radix digit: the bin holding the ``remaining``-th largest, and the values in it."""
     digit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(candidates, shift), bins - 1)
-    counts = tf.math.bincount(digit, minlength=bins, maxlength=bins, dtype=tf.int32)
-    at_least = tf.cumsum(counts, reverse=True)  # values in this bin or above
-    chosen = tf.reduce_sum(tf.cast(at_least >= remaining, tf.int32)) - 1
-    remaining -= tf.gather(at_least, chosen) - tf.gather(counts, chosen)
+    # The raw op: tf.math.bincount adds range checks that cost as much as the count itself,
+    # and every digit is in [0, bins) by construction.
+    counts = tf.raw_ops.Bincount(arr=digit, size=bins, weights=tf.zeros([0], tf.int32))
+    chosen, above = _bin_of_rank(counts, remaining, bins)
+    remaining -= above
     prefix = tf.bitwise.bitwise_or(prefix, tf.bitwise.left_shift(chosen, shift))
     return tf.boolean_mask(candidates, tf.equal(digit, chosen)), remaining, prefix
+
+
+def _bin_of_rank(counts, rank, bins):
+    """``(bin, values above it)``: the bin holding the ``rank``-th largest of the counted values.
+
+    Found in two levels (rows of bins, then bins in the chosen row), because TensorFlow's
+    cumulative sum is slow on CPU: one over 4096 bins cost more than the whole count.
+    """
+    cols = 1 << ((bins.bit_length() - 1) // 2)
+    grid = tf.reshape(counts, [bins // cols, cols])
+    row_counts = tf.reduce_sum(grid, axis=1)
+    row, above_row = _last_at_least(row_counts, rank)
+    col, above_col = _last_at_least(tf.gather(grid, row), rank - above_row)
+    return row * cols + col, above_row + above_col
+
+
+def _last_at_least(counts, rank):
+    """The last index whose suffix sum (it and all after it) is at least ``rank``, and the sum after it."""
+    at_least = tf.cumsum(counts, reverse=True)
+    index = tf.reduce_sum(tf.cast(at_least >= rank, tf.int32)) - 1
+    return index, tf.gather(at_least, index) - tf.gather(counts, index)
 
 
 def _radix_select(values, k):
