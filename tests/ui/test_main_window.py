@@ -116,12 +116,17 @@ def test_short_fine_tune_feeds_the_charts(qtbot, demo_window):
     assert w.weights.hist["counts"].sum() == round(262_144 * (1 - w.weights.hist["zeros"]))
 
 
-def test_stop_mid_run_leaves_a_usable_model(qtbot, demo_window):
-    w = demo_window
+def _start_long_run(qtbot, w):
+    """Start a 30-epoch run of every prunable layer and wait for its first batches."""
     _short_run(w, epochs=30)
     w.prune_all_prunable()
     with qtbot.waitSignal(w.run.batches, timeout=60_000):
         w.start_run()
+
+
+def test_stop_mid_run_leaves_a_usable_model(qtbot, demo_window):
+    w = demo_window
+    _start_long_run(qtbot, w)
     with qtbot.waitSignal(w.runFinished, timeout=60_000) as blocker:
         w.act_stop.trigger()
     result = blocker.args[0]
@@ -133,10 +138,7 @@ def test_stop_mid_run_leaves_a_usable_model(qtbot, demo_window):
 
 def test_pause_and_resume(qtbot, demo_window):
     w = demo_window
-    _short_run(w, epochs=30)
-    w.prune_all_prunable()
-    with qtbot.waitSignal(w.run.batches, timeout=60_000):
-        w.start_run()
+    _start_long_run(qtbot, w)
     w.act_pause.trigger()
     assert w.run.state == "paused" and w.act_pause.text().endswith("Resume")
     w.act_pause.trigger()
