@@ -152,16 +152,14 @@ class UpdatePruningStep(keras.callbacks.Callback):
     def _drive(self, driver, iterator):
         """One call of ``model.train_function`` under fit (the driver's slow path)."""
         self._driven = True
-        if self._hook_began_step:  # Keras ran the batch hook for this step (the first one)
+        if self._hook_began_step:  # Keras ran the batch hook, which began this step (the first)
             self._hook_began_step = False
-            self._quiet = self._quiet_steps()
-            return driver.inner(iterator)
-        if self._next is None or self._batches < self._next:
-            self._batches += 1
-            self._quiet = self._quiet_steps()
-            return driver.inner(iterator)
-        due = self._begin_step()
+            due = []
+        else:
+            due = self._begin_step()
         self._quiet = self._quiet_steps()
+        if not due:
+            return driver.inner(iterator)
         fused = self._fused_function(driver.inner)
         if fused is None:
             self._run(due)
