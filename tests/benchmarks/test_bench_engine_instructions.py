@@ -4,9 +4,9 @@ The issue's figure is CPU time (``test_bench_engine.py``), but on a shared 2-cor
 round of CPU time strays by 10% or more, as much as the effect measured. Valgrind's callgrind
 counts the instructions executed instead. One part of that count still depends on timing:
 TensorFlow's idle pool threads spin for a while before they sleep, which moves a step's count
-by 1-2% from run to run. So each ratio is printed twice: with every instruction, and without
-the spinning functions (found with ``callgrind_annotate``), which repeats to a few tenths of a
-per cent.
+by several per cent from run to run. So each ratio is printed twice: with every instruction,
+and without the spinning functions (found with ``callgrind_annotate``), which repeats to
+about 1%.
 
 Each variant of the MLP of issue 3 (64-256-128-10, batch 32, one TensorFlow thread) runs in a
 process of its own under ``valgrind --tool=callgrind --instr-atstart=no``. After a warm-up fit
@@ -31,9 +31,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from test_bench_engine import RAMPS, _model
 
 SHORT, LONG = 10, 60
-VARIANTS = {"plain": None, "slow ramp": 1_000_000, "active ramp": 4_000}
+VARIANTS = {"plain": None, **RAMPS}
 _HELPER_C = """
 #include <valgrind/callgrind.h>
 void count_on(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
@@ -52,10 +53,7 @@ def _child(helper, variant):
 
     lib = ctypes.CDLL(helper)
     keras.utils.set_random_seed(0)
-    layers = keras.layers
-    model = keras.Sequential(
-        [layers.Dense(256, activation="relu", input_shape=(64,)), layers.Dense(128, activation="relu"), layers.Dense(10)]
-    )
+    model = _model(keras, "mlp")
     callbacks = []
     end_step = VARIANTS[variant]
     if end_step is not None:
@@ -75,7 +73,7 @@ def _child(helper, variant):
 
 #: Idle worker threads of TensorFlow's thread pool spin (steal attempts, queue polls) before
 #: they sleep. How long depends on thread timing, not on the program, and it moves a step's
-#: count by 1-2% between runs; the count without these functions is the stable one.
+#: count by several per cent between runs; the count without these functions is the stable one.
 _SPIN = re.compile(
     r"ThreadPoolTempl<[^>]*>::(GlobalSteal|LocalSteal|MaybeGetTask|WorkerLoop|WaitForWork)"
     r"|RunQueue<.*>::PopBack|EigenEnvironment::Task::operator="
