@@ -11,12 +11,12 @@ BATCH = 8
 BATCHES = 12
 
 
-def _pruned(seed=0, run_eagerly=False):
+def _pruned(seed=0, run_eagerly=False, schedule=None):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [keras.layers.Dense(24, activation="relu", input_shape=(16,), name="h"), keras.layers.Dense(4, name="o")]
     )
-    schedule = pruning.PolynomialDecay(0.3, 0.8, begin_step=1, end_step=10, frequency=3)
+    schedule = schedule or pruning.PolynomialDecay(0.3, 0.8, begin_step=1, end_step=10, frequency=3)
     pruned = pruning.prune_low_magnitude(model, schedule)
     pruned.compile(
         keras.optimizers.Adam(0.02),
@@ -113,3 +113,21 @@ def test_fit_after_an_interrupted_fit_resumes_the_schedule(data):
     assert not isinstance(model.train_function, _StepDriver)
     assert int(model.layers[0].pruning_step.numpy()) == BATCHES
     _assert_same(_state(model), _state(_hook_driven(data)))
+
+
+def test_a_new_callback_for_each_fit_does_not_trace_the_training_step_again(data):
+    model = _pruned(schedule=pruning.ConstantSparsity(0.5, begin_step=0, frequency=5))  # due in every fit
+    traces = []
+    train_step = model.train_step
+
+    def counted(batch):  # runs only while the training step is traced
+        traces.append(1)
+        return train_step(batch)
+
+    model.train_step = counted
+    for epoch in range(3):  # a loop that makes a new callback per fit, as scripts often do
+        model.fit(*data, batch_size=BATCH, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+        if epoch == 0:
+            first = len(traces)
+    assert first >= 1 and len(traces) == first
+    assert int(model.layers[0].pruning_step.numpy()) == 3 * BATCHES

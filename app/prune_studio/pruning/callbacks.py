@@ -20,6 +20,9 @@ from prune_studio.compat import keras, tf
 from prune_studio.pruning.prune import wrappers_of
 from prune_studio.pruning.schedules import is_closed_form, next_pruning_step
 
+#: Where :meth:`UpdatePruningStep._fused_function` keeps its traced function on the train function.
+_FUSED_ATTRIBUTE = "_prune_studio_fused_step"
+
 
 def start_pruning_steps(model):
     """Mark the wrappers of ``model`` as driven and return them with their current steps.
@@ -79,7 +82,6 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._entries = []  # [wrapper, step at train begin, next pruning step or None]
         self._next = None
         self._compiled = {}
-        self._fused = None  # (train function, wrappers, traced function)
         self._driven = False  # fit calls the driver: the batch hook has nothing to do
         self._hook_began_step = False
         self._quiet = 0  # steps the driver may pass through before it must look again
@@ -179,10 +181,14 @@ class UpdatePruningStep(keras.callbacks.Callback):
         advance) and updates only when its schedule prunes at that step, so one trace serves
         every combination of wrappers due and the call takes no argument of ours. None when
         ``inner`` is not a traced function (``run_eagerly``, parameter-server training).
+
+        The traced function is kept on ``inner`` itself, so later ``fit`` calls with a new
+        callback (one per epoch, say) do not trace the training step again.
         """
         wrappers = tuple(entry[0] for entry in self._entries)
-        if self._fused is not None and self._fused[0] is inner and self._fused[1] == wrappers:
-            return self._fused[2]
+        cached = getattr(inner, _FUSED_ATTRIBUTE, None)
+        if cached is not None and cached[0] == wrappers:
+            return cached[1]
         python_fn = getattr(inner, "python_function", None)
         if python_fn is None or not isinstance(inner, tf.types.experimental.PolymorphicFunction):
             return None
@@ -199,7 +205,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
                 return python_fn(iterator)
 
         fused = tf.function(step_after_update, reduce_retracing=True)
-        self._fused = (inner, wrappers, fused)
+        setattr(inner, _FUSED_ATTRIBUTE, (wrappers, fused))
         return fused
 
     def _run(self, due):
