@@ -161,8 +161,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.pruning_schedule, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = checked
         self._prunable = ok
         self._vars = _Untracked()
-        self._compiled = _Untracked()
-        self._compiled.items = None
         self._vars_ready = False
         self.started = False
         self._stepped = weakref.WeakKeyDictionary()
@@ -261,12 +259,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             return tf.constant(True)
 
         return tf.cond(should_prune, update, lambda: tf.constant(False))
-
-    def mask_step(self, step):
-        """Run :meth:`mask_step_ops` for ``step`` (compiled once per wrapper)."""
-        if self._compiled.items is None:
-            self._compiled.items = tf.function(self.mask_step_ops, autograph=False)
-        return self._compiled.items(tf.constant(step, tf.int64))
 
     def apply_masks(self):
         """Zero the pruned weights now (``weights *= mask``); a no-op when they already are."""
