@@ -131,3 +131,14 @@ def test_a_new_callback_for_each_fit_does_not_trace_the_training_step_again(data
             first = len(traces)
     assert first >= 1 and len(traces) == first
     assert int(model.layers[0].pruning_step.numpy()) == 3 * BATCHES
+
+
+def test_a_schedule_changed_between_fits_is_followed(data):
+    model = _pruned(schedule=pruning.ConstantSparsity(0.5, begin_step=0, frequency=4))
+    model.fit(*data, batch_size=BATCH, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    for wrapper in model.layers:
+        wrapper.pruning_schedule = pruning.ConstantSparsity(0.75, begin_step=0, frequency=4)
+    model.fit(*data, batch_size=BATCH, shuffle=False, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    for wrapper in model.layers:
+        (_, mask, _), = wrapper.pruning_vars
+        assert int(mask.numpy().sum()) == round(mask.numpy().size * 0.25)

@@ -183,11 +183,13 @@ class UpdatePruningStep(keras.callbacks.Callback):
         ``inner`` is not a traced function (``run_eagerly``, parameter-server training).
 
         The traced function is kept on ``inner`` itself, so later ``fit`` calls with a new
-        callback (one per epoch, say) do not trace the training step again.
+        callback (one per epoch, say) do not trace the training step again. It is traced anew
+        when a wrapper has been given another schedule since.
         """
         wrappers = tuple(entry[0] for entry in self._entries)
+        key = tuple((wrapper, wrapper.pruning_schedule) for wrapper in wrappers)
         cached = getattr(inner, _FUSED_ATTRIBUTE, None)
-        if cached is not None and cached[0] == wrappers:
+        if cached is not None and cached[0] == key:
             return cached[1]
         if not isinstance(inner, tf.types.experimental.PolymorphicFunction):
             return None
@@ -206,7 +208,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
                 return inner(iterator)
 
         fused = tf.function(step_after_update, reduce_retracing=True)
-        setattr(inner, _FUSED_ATTRIBUTE, (wrappers, fused))
+        setattr(inner, _FUSED_ATTRIBUTE, (key, fused))
         return fused
 
     def _run(self, due):
