@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from prune_studio.ui.app import _parse
-from prune_studio.ui.theme import app_icon, apply_theme
+from prune_studio.ui.theme import CHART_COLOURS, app_icon, apply_theme
 
 
 def test_window_shows_before_tensorflow_is_imported():
@@ -45,6 +45,34 @@ def test_both_themes_load_their_style_sheet(qapp, scheme):
         assert "QTreeView" in qapp.styleSheet()
     finally:
         apply_theme(qapp, "light")
+
+
+def test_a_live_theme_switch_recolours_the_charts_on_screen(qapp, qtbot):
+    from prune_studio.ui.charts import ChartPanel
+    from prune_studio.ui.export_panel import ExportPanel
+
+    apply_theme(qapp, "light")
+    charts, export = ChartPanel(), ExportPanel()
+    qtbot.addWidget(charts)
+    qtbot.addWidget(export)
+    axis = charts.loss_plot.getAxis("left")
+
+    def looks(scheme):
+        colours = CHART_COLOURS[scheme]
+        assert charts.view.backgroundBrush().color().name() == colours["bg"]
+        assert axis.pen().color().name() == colours["fg"] and axis.textPen().color().name() == colours["fg"]
+        assert colours["fg"][1:] in charts.loss_plot.titleLabel.item.toHtml()
+        # The export chart is saved into reports as it looks: white with dark ink in both themes.
+        assert export.chart.backgroundBrush().color().name() == "#ffffff"
+        assert export.chart.getAxis("left").pen().color().name() == CHART_COLOURS["light"]["fg"]
+
+    try:
+        looks("light")
+        apply_theme(qapp, "dark")
+        looks("dark")
+    finally:
+        apply_theme(qapp, "light")
+    looks("light")
 
 
 def test_app_icon_comes_from_resources(qapp):

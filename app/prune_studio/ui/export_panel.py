@@ -41,6 +41,7 @@ from prune_studio.export.html_report import TABLE_HEADERS, table_cells, write_ht
 from prune_studio.export.report import ExportReport
 from prune_studio.export.settings import TFLITE_KINDS, ExportSettings
 from prune_studio.training.control import RunControl
+from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
 from prune_studio.ui.worker import Worker
 
 #: Check boxes for the artifact kinds: (key, label, checked by default).
@@ -53,6 +54,8 @@ _KINDS = (
     ("int8", "TFLite full-integer int8", True),
 )
 _INT8_IO = (("float", "Float input and output (easiest to use)"), ("int8", "int8 input and output (microcontrollers)"))
+#: The size chart's text and axes: the light theme's ink, as the chart stays white in both.
+_CHART_INK = CHART_COLOURS["light"]["fg"]
 
 
 def _task(model, dataset, out_dir, settings, baseline_path, baseline_model, overwrite, control, report):
@@ -166,12 +169,17 @@ class ExportPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
 
+        # White in both themes: the chart is saved as PNG and into the HTML report as it looks.
         self.chart = pg.PlotWidget(background="w")
-        self.chart.setTitle("File size (KB): on disk and gzipped", color="#333")
+        self.chart.setProperty(KEEP_COLOURS, True)
+        self.chart.setTitle("File size (KB): on disk and gzipped", color=_CHART_INK)
         self.chart.showGrid(x=True, alpha=0.3)
         self.chart.setMouseEnabled(x=False, y=False)
         self.chart.hideButtons()
-        self.chart.addLegend(offset=(-10, -10))
+        self.chart.addLegend(offset=(-10, -10), labelTextColor=_CHART_INK)
+        for axis in ("left", "bottom"):
+            self.chart.getAxis(axis).setPen(_CHART_INK)
+            self.chart.getAxis(axis).setTextPen(_CHART_INK)
         self._raw_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.38, brush="#b9d3ea", name="on disk")
         self._gzip_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.38, brush="#2b7bb9", name="gzipped")
         self.chart.addItem(self._raw_bars)

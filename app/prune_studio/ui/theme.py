@@ -2,7 +2,10 @@
 
 The style sheets live in ``resources/style/{light,dark}.qss``; pyqtgraph gets matching
 background and foreground colours so charts blend in. The palette follows the system
-(``QStyleHints.colorScheme``) and switches live when the system changes.
+(``QStyleHints.colorScheme``) and switches live when the system changes; charts already on
+screen are recoloured then, since pyqtgraph reads its colour options only when an item is made.
+A chart that keeps its own colours (the export panel's, which is also saved into reports) sets
+the widget property :data:`KEEP_COLOURS`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ CHART_COLOURS = {
     "light": {"bg": "#ffffff", "fg": "#3b4452", "grid": 60},
     "dark": {"bg": "#181a1e", "fg": "#c9d1dc", "grid": 80},
 }
+#: Widget property that keeps a chart out of theme recolouring.
+KEEP_COLOURS = "pruneStudioKeepColours"
 LINE_COLOURS = ["#2f6fd6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#b06000", "#e52592"]
 
 
@@ -53,7 +58,22 @@ def apply_theme(app: QApplication, scheme: str | None = None) -> str:
     colours = CHART_COLOURS[scheme]
     pg.setConfigOptions(background=colours["bg"], foreground=colours["fg"], antialias=False)
     app.setProperty("pruneStudioScheme", scheme)
+    _recolour_charts(app, colours)
     return scheme
+
+
+def _recolour_charts(app: QApplication, colours: dict) -> None:
+    """Give the charts on screen the theme's background, axes and (default-coloured) labels."""
+    for widget in app.allWidgets():
+        if not isinstance(widget, pg.GraphicsView) or widget.property(KEEP_COLOURS):
+            continue
+        widget.setBackground(colours["bg"])
+        for item in widget.scene().items():
+            if isinstance(item, pg.AxisItem):
+                item.setPen(colours["fg"])
+                item.setTextPen(colours["fg"])
+            elif isinstance(item, pg.LabelItem) and item.opts.get("color") is None:
+                item.setText(item.text)  # a label without a colour of its own takes the new default
 
 
 def follow_system(app: QApplication) -> None:
