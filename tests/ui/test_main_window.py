@@ -166,6 +166,27 @@ def test_save_and_reopen_recipe(qtbot, demo_window, make_window, tmp_path):
     assert not other._dirty and not other.isWindowModified()  # opening a recipe is not an edit
 
 
+def test_a_recipe_asking_for_a_suggested_plan_scans_and_fills_the_layer_list(qtbot, demo_window, make_window, tmp_path):
+    path = demo_window.save_recipe(tmp_path / "session.json")
+    recipe = json.loads(path.read_text())
+    recipe["plan"] = {"suggest": {"target_sparsity": 0.6}}
+    path.write_text(json.dumps(recipe))
+
+    other = make_window()
+    with qtbot.waitSignal(other.scan_panel.planSuggested, timeout=120_000) as suggested:
+        other.open_recipe(path)
+    plan = suggested.args[0]
+    assert other.tabs.currentWidget().isAncestorOf(other.scan_panel)  # the scan's tab is shown
+    assert other.scan_panel.by_target.isChecked() and other.scan_panel.target_spin.value() == 60
+    assert "Suggested: " in other.scan_panel.suggestion.text()
+    enabled = sorted(name for name, layer in other.session.plans.items() if layer.enabled)
+    assert enabled and enabled == sorted(name for name, layer in plan.layers.items() if layer.enabled)
+    for name in enabled:  # the tree shows each suggested target
+        target = plan.layers[name].schedule.get_config()["config"]
+        final = target.get("final_sparsity", target.get("target_sparsity"))
+        assert other.tree_model.index_of(name, COL_TARGET).data() == f"{final:.0%}"
+
+
 def test_close_during_run_asks_then_stops_cleanly(qtbot, demo_window, monkeypatch):
     w = demo_window
     asked = []

@@ -67,6 +67,16 @@ def test_scan_chart_table_and_suggested_plan(qtbot, tmp_path, context):
     assert shown.args[0] == result and again.table.rowCount() == 4
     assert "earlier scan" in again.status.text()
 
+    # A recipe's goal asked for while the earlier scan is looked up is met from that scan.
+    third = _panel(qtbot, tmp_path, sparsities=(0.0, 0.5, 0.9))
+    third.set_context(model, dataset, None)
+    with qtbot.waitSignal(third.planSuggested, timeout=30000) as suggested:
+        third.suggest_after_scan({"max_drop": 0.02})
+    _wait_idle(qtbot, third)
+    assert third.result == result and not third.is_scanning()
+    assert third.by_drop.isChecked() and third.drop_spin.value() == pytest.approx(2.0)
+    assert "zeros overall" in third.suggestion.text()
+
 
 def test_stop_ends_the_scan_early(qtbot, tmp_path, context):
     model, dataset = context

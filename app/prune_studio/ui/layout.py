@@ -262,6 +262,15 @@ def update_summary(w) -> None:
         w.summary.setText(summary_text(w.session.description, w.session.plans))
 
 
+def show_tab(w, widget: QWidget) -> None:
+    """Bring forward the tab that holds ``widget`` (some pages wrap their panel in a scroll area)."""
+    for i in range(w.tabs.count()):
+        page = w.tabs.widget(i)
+        if page is widget or page.isAncestorOf(widget):
+            w.tabs.setCurrentIndex(i)
+            return
+
+
 def select_names(w, names: list[str]) -> None:
     """Select the rows of the named layers in the tree."""
     selection = QItemSelection()

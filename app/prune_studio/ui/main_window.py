@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.settings_store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "PruneStudio", "Prune Studio")
         self._loaders: list[Worker] = []
         self._pending_recipe = None
+        self._pending_suggest: dict | None = None  # a recipe's goal for the scan's suggested plan
         self._export_settings: dict | None = None
         self._hist_worker: Worker | None = None
         self._hist_pending: str | None = None
@@ -143,11 +144,13 @@ class MainWindow(QMainWindow):
         from prune_studio.resources import demo_model_path
 
         self._demo_plan_pending = recipe is None and Path(path) == demo_model_path()
+        self._pending_suggest = None
         if recipe is not None:
             self.session.plans = dict(recipe.plan.layers) if recipe.plan is not None else {}
             self.settings_panel.set_training_settings(recipe.training)
             self._export_settings = recipe.export.to_dict()
-            self._adopt_plan_steps = True
+            self._adopt_plan_steps = recipe.plan is not None
+            self._pending_suggest = recipe.suggest
             data_spec = recipe.data_spec().to_dict()
         self.tree_model.set_description(description, self.session.plans)
         self.tree.expandAll()
@@ -194,6 +197,11 @@ class MainWindow(QMainWindow):
             self._sync_schedules_to_training()
         self._update_panels()
         self._update_actions()
+        if self._pending_suggest is not None:
+            goal, self._pending_suggest = self._pending_suggest, None
+            self.log_panel.append_line("This recipe asks for a suggested plan: the sensitivity scan fills the layer list.")
+            window_layout.show_tab(self, self.scan_panel)
+            self.scan_panel.suggest_after_scan(goal)
 
     def _update_panels(self) -> None:
         s = self.session
@@ -215,8 +223,8 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Open recipe", exc)
             return
-        if recipe.plan is None:
-            show_error(self, "Open recipe", ValueError("recipes that ask for a suggested plan run in the CLI; open the scan tab instead"))
+        if recipe.plan is None and self.scan_panel is None:
+            show_error(self, "Open recipe", ValueError("this recipe asks for a suggested plan, which needs the sensitivity scan"))
             return
         self.session.trust = recipe.trust
         self._pending_recipe = recipe

@@ -92,6 +92,8 @@ class ScanPanel(QWidget):
         self._control = None
         self._generation = 0
         self._steps = (0, 1000)
+        self._cache_checked = False  # the lookup of an earlier scan for this context has answered
+        self._goal: dict | None = None  # a recipe's {"max_drop": x} or {"target_sparsity": x}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._build()
         self._update_buttons()
@@ -111,6 +113,7 @@ class ScanPanel(QWidget):
         """Scan this model on this data from now on; shows a cached earlier scan if there is one."""
         self.stop_scan()
         self._generation += 1
+        self._cache_checked, self._goal = False, None
         self._model, self._dataset, self._description = model, dataset, description
         self._show_result(None)
         name = getattr(description, "name", None) or getattr(model, "name", "the model")
@@ -120,6 +123,32 @@ class ScanPanel(QWidget):
             self._start(Worker(_cache_task, model, dataset, self._sparsities, self._max_samples,
                                self._cache_dir, pass_report=False), self._on_cached)
         self._update_buttons()
+
+    def suggest_after_scan(self, goal: dict) -> None:
+        """Suggest a plan for a recipe's ``goal`` as soon as a scan is shown.
+
+        ``goal`` is ``{"max_drop": x}`` (in the metric's units: 0.01 is one accuracy point) or
+        ``{"target_sparsity": x}``. The scan is the earlier one of this model and data when
+        there is one, else a new scan starts now; :attr:`planSuggested` follows it.
+        """
+        self._goal = dict(goal)
+        if "target_sparsity" in goal:
+            self.by_target.setChecked(True)
+            self.target_spin.setValue(round(goal["target_sparsity"] * 100))
+        else:
+            self.by_drop.setChecked(True)
+        if self._result is not None:
+            self._suggest_goal()
+        elif self._cache_checked and not self._scanning():
+            self.start_scan()
+        # Otherwise the lookup of an earlier scan, under way, decides (_on_cached).
+
+    def _suggest_goal(self) -> None:
+        goal, self._goal = self._goal, None
+        if "max_drop" in goal:
+            self.drop_spin.setValue(goal["max_drop"] * 100 if self._is_accuracy() else goal["max_drop"])
+        args = (self._result, goal.get("max_drop"), goal.get("target_sparsity"), *self._steps)
+        self._start(Worker(_suggest_task, *args, pass_report=False), self._on_suggested)
 
     def set_schedule_steps(self, begin_step: int, end_step: int) -> None:
         """The training steps where suggested schedules start and reach their targets."""
@@ -261,6 +290,7 @@ class ScanPanel(QWidget):
     def _job_errored(self, exc: BaseException) -> None:
         worker, generation, _ = self._jobs.get(self.sender(), (None, None, None))
         if generation == self._generation:
+            self._goal = None
             self.status.setText(user_message(exc))
 
     def _job_done(self) -> None:
@@ -281,15 +311,28 @@ class ScanPanel(QWidget):
         self.status.setText(text)
 
     def _on_cached(self, result: ScanResult | None) -> None:
+        self._cache_checked = True
         if result is not None and self._result is None:
             self._show_result(result)
             self.status.setText("Showing the earlier scan of this model and data.")
+        if self._goal is not None:
+            if self._result is not None:
+                self._suggest_goal()
+            elif not self._scanning():
+                self.start_scan()
 
     def _on_scanned(self, result: ScanResult) -> None:
         self._show_result(result)
         self.progress.setValue(0 if result.stopped else 1000)
         self.status.setText("Scan stopped; the layers measured so far are shown." if result.stopped
                             else "Scan finished. Pick a layer to highlight its line.")
+        if self._goal is not None:
+            if result.stopped:  # not every layer was measured: leave the suggestion to the user
+                self._goal = None
+                self.status.setText("Scan stopped, so no plan was suggested. Scan again, or press "
+                                    "Suggest a plan to use the layers measured so far.")
+            else:
+                self._suggest_goal()
 
     def _on_suggested(self, value) -> None:
         plan, targets, overall = value
