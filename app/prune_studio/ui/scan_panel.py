@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
     QGroupBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -235,6 +237,10 @@ class ScanPanel(QWidget):
         splitter.addWidget(self.plot)
         splitter.addWidget(self.table)
         splitter.setSizes([500, 400])
+        # The chart and table take the height that is left: their own (tall) size hints would
+        # make the panel taller than the window's pane and push "Suggest a plan" out of view.
+        splitter.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        splitter.setMinimumHeight(220)
 
         box = QGroupBox("Suggest a plan")
         self.by_drop = QRadioButton("Keep accuracy within")
@@ -257,10 +263,14 @@ class ScanPanel(QWidget):
         self.suggest_button.clicked.connect(self.suggest)
         self.suggestion = QLabel("")
         self.suggestion.setWordWrap(True)
-        options = QHBoxLayout()
-        for widget in (self.by_drop, self.drop_spin, self.by_target, self.target_spin, self.suggest_button):
-            options.addWidget(widget)
-        options.addStretch(1)
+        # Two rows, one per kind of limit, so the panel fits the window's right-hand pane.
+        options = QGridLayout()
+        options.addWidget(self.by_drop, 0, 0)
+        options.addWidget(self.drop_spin, 0, 1)
+        options.addWidget(self.by_target, 1, 0)
+        options.addWidget(self.target_spin, 1, 1)
+        options.addWidget(self.suggest_button, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        options.setColumnStretch(3, 1)
         box_layout = QVBoxLayout(box)
         box_layout.addLayout(options)
         box_layout.addWidget(self.suggestion)
