@@ -114,6 +114,8 @@ def test_short_fine_tune_feeds_the_charts(qtbot, demo_window):
     qtbot.waitUntil(lambda: w.weights.hist is not None and w.weights.hist["name"] == "dense1" and not w.is_busy(), timeout=30_000)
     assert w.weights.hist["zeros"] == pytest.approx(result.sparsity["dense1"], abs=0.01)
     assert w.weights.hist["counts"].sum() == round(262_144 * (1 - w.weights.hist["zeros"]))
+    zeros = w.weights.zero_map.shown  # the same numbers, as a map of 1024 x 256 weights in 8 x 2 blocks
+    assert zeros["block"] == (8, 2) and zeros["map"].mean() == pytest.approx(w.weights.hist["zeros"])
 
 
 def _start_long_run(qtbot, w):

@@ -35,7 +35,7 @@ from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.schedule_editor import ScheduleEditor
 from prune_studio.ui.settings_panel import SettingsPanel
-from prune_studio.ui.weights_view import WeightHistogram
+from prune_studio.ui.weights_view import WeightsView
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def build(w) -> None:
     left_layout.addWidget(w.summary)
 
     w.editor = ScheduleEditor()
-    w.weights = WeightHistogram()
+    w.weights = WeightsView()
     w.editor.plots.addWidget(w.weights, 1)
     w.settings_panel = SettingsPanel()
     w.charts = ChartPanel()

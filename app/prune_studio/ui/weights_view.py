@@ -1,7 +1,8 @@
-"""The selected layer's weight magnitudes: a histogram with the share of zeros.
+"""The selected layer's weights: a histogram of their magnitudes, and a map of where the zeros are.
 
 :func:`layer_weight_histogram` reads the weights (TensorFlow work) and runs in a worker
-thread; :class:`WeightHistogram` only draws the numbers it returns.
+thread; :class:`WeightsView` (a :class:`WeightHistogram` and a :class:`ZeroMap` behind two
+buttons) only draws the numbers it returns.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+
+#: The zero map shows at most this many cells a side; bigger weights are shown in blocks.
+MAP_CELLS = 128
 
 
 def layer_weight_histogram(model: Any, name: str, bins: int = 50) -> dict | None:
@@ -24,10 +29,29 @@ def layer_weight_histogram(model: Any, name: str, bins: int = 50) -> dict | None
     weights = [w for w in layer.get_weights() if np.ndim(w) >= 1]
     if not weights:
         return None
-    kernel = np.abs(max(weights, key=np.size)).ravel()
+    largest = max(weights, key=np.size)
+    kernel = np.abs(largest).ravel()
     nonzero = kernel[kernel != 0]
     counts, edges = np.histogram(nonzero, bins=bins) if nonzero.size else (np.zeros(bins), np.linspace(0, 1, bins + 1))
-    return {"name": name, "counts": counts, "edges": edges, "zeros": 1.0 - nonzero.size / kernel.size, "size": int(kernel.size)}
+    return {"name": name, "counts": counts, "edges": edges, "zeros": 1.0 - nonzero.size / kernel.size,
+            "size": int(kernel.size), **zero_map(largest)}
+
+
+def zero_map(weight: np.ndarray, cells: int = MAP_CELLS) -> dict:
+    """Where a weight's zeros are: ``{"map": share of zeros per cell, "block": (rows, cols)}``.
+
+    The weight is laid out as a matrix with one column per output (the last axis) and one row
+    per input and kernel position, like a Dense kernel. Matrices larger than ``cells`` a side
+    are cut into blocks of ``block`` weights, each cell showing its block's share of zeros.
+    """
+    matrix = np.asarray(weight).reshape(-1, np.shape(weight)[-1]) if np.ndim(weight) > 1 else np.reshape(weight, (1, -1))
+    zeros = (matrix == 0).astype(np.float32)
+    rows, cols = zeros.shape
+    block = (-(-rows // cells), -(-cols // cells))
+    padded = np.full((-(-rows // block[0]) * block[0], -(-cols // block[1]) * block[1]), np.nan, np.float32)
+    padded[:rows, :cols] = zeros
+    grid = padded.reshape(padded.shape[0] // block[0], block[0], padded.shape[1] // block[1], block[1])
+    return {"map": np.nanmean(grid, axis=(1, 3)), "block": block, "matrix": (rows, cols)}
 
 
 class WeightHistogram(pg.PlotWidget):
@@ -59,3 +83,84 @@ class WeightHistogram(pg.PlotWidget):
         plot.setTitle(f"{hist['name']} weights: {hist['zeros']:.0%} zeros")
         self.setToolTip(f"{hist['size']:,} weights; the histogram shows the non-zero ones.")
         self.bars.setData(hist["edges"], hist["counts"], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"))
+
+
+class ZeroMap(pg.PlotWidget):
+    """The weight matrix of one layer as an image: dark where the weights are zero."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumSize(200, 160)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.invertY(True)
+        plot.setLabel("bottom", "output")
+        plot.setLabel("left", "input")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        # 0 (no zeros) light blue, 1 (all zeros) near black: pruned regions read as holes.
+        self.image.setLookupTable(pg.ColorMap([0.0, 1.0], ["#9cc3f0", "#10151c"]).getLookupTable(nPts=256))
+        self.image.setLevels((0.0, 1.0))
+        plot.addItem(self.image)
+        self.shown: dict | None = None
+        self.show_map(None)
+
+    def show_map(self, hist: dict | None) -> None:
+        plot = self.getPlotItem()
+        self.shown = hist
+        self.image.setVisible(hist is not None)
+        if hist is None:
+            plot.setTitle("Zeros (select a layer)")
+            plot.setXRange(0, 1, padding=0)
+            plot.setYRange(0, 1, padding=0)
+            return
+        rows, cols = hist["matrix"]
+        block = hist["block"]
+        self.image.setImage(hist["map"], levels=(0.0, 1.0), autoLevels=False)
+        self.image.setRect(0, 0, cols, rows)  # axes in weights, whatever the block size
+        plot.setXRange(0, cols, padding=0.02)
+        plot.setYRange(0, rows, padding=0.02)
+        plot.setTitle(f"{hist['name']}: where the {hist['zeros']:.0%} zeros are")
+        each = "each pixel one weight" if block == (1, 1) else f"each pixel a block of {block[0]}×{block[1]} weights"
+        self.setToolTip(f"{rows:,} × {cols:,} weights, {each}; darker means more zeros.")
+
+
+class WeightsView(QWidget):
+    """The selected layer's weights, as a histogram or as a map of its zeros (two buttons)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.histogram = WeightHistogram()
+        self.zero_map = ZeroMap()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.histogram)
+        self.pages.addWidget(self.zero_map)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        group = QButtonGroup(self)
+        for i, (text, tip) in enumerate((("Histogram", "How large the remaining weights are"),
+                                          ("Zeros map", "Where in the layer the zeros are"))):
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setChecked(i == 0)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, i=i: self.pages.setCurrentIndex(i))
+            group.addButton(button, i)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.buttons = group
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.pages, 1)
+
+    @property
+    def hist(self) -> dict | None:
+        """What is shown (see :func:`layer_weight_histogram`), or None."""
+        return self.histogram.hist
+
+    def show_histogram(self, hist: dict | None) -> None:
+        """Show one layer's numbers in both views."""
+        self.histogram.show_histogram(hist)
+        self.zero_map.show_map(hist)
