@@ -63,6 +63,9 @@ def main(scheme: str | None = None) -> None:
     wait(app, lambda: not window.is_busy())
     [app.processEvents() for _ in range(20)]
     window.grab().save(str(HERE / "finished_weights.png"))
+    window.weights.buttons.button(1).click()  # the zeros map of the same layer
+    [app.processEvents() for _ in range(20)]
+    window.grab().save(str(HERE / "finished_zeros.png"))
     window._dirty = False
     window.close()
 
