@@ -54,16 +54,31 @@ def zero_map(weight: np.ndarray, cells: int = MAP_CELLS) -> dict:
     return {"map": np.nanmean(grid, axis=(1, 3)), "block": block, "matrix": (rows, cols)}
 
 
-class WeightHistogram(pg.PlotWidget):
-    """Bar chart of one layer's weight magnitudes."""
+class _LayerPlot(pg.PlotWidget):
+    """A small plot of one layer, with an empty state until a layer is chosen."""
 
-    def __init__(self, parent=None):
+    def __init__(self, bottom: str, left: str, parent=None):
         super().__init__(parent)
         self.setMinimumSize(200, 160)
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
-        plot.setLabel("bottom", "|weight|")
-        plot.setLabel("left", "count")
+        plot.setLabel("bottom", bottom)
+        plot.setLabel("left", left)
+
+    def _show_empty(self, title: str) -> None:
+        # Fixed unit axes instead of ranges fitted to a hidden placeholder.
+        plot = self.getPlotItem()
+        plot.setTitle(title)
+        plot.setXRange(0, 1, padding=0)
+        plot.setYRange(0, 1, padding=0)
+
+
+class WeightHistogram(_LayerPlot):
+    """Bar chart of one layer's weight magnitudes."""
+
+    def __init__(self, parent=None):
+        super().__init__("|weight|", "count", parent)
+        plot = self.getPlotItem()
         self.bars = pg.PlotCurveItem([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"), pen=pg.mkPen("#2f6fd6"))
         plot.addItem(self.bars)
         self.hist: dict | None = None
@@ -74,10 +89,7 @@ class WeightHistogram(pg.PlotWidget):
         self.hist = hist
         self.bars.setVisible(hist is not None)
         if hist is None:
-            # Empty state: fixed unit axes instead of ranges fitted to a placeholder bar.
-            plot.setTitle("Weights (select a layer)")
-            plot.setXRange(0, 1, padding=0)
-            plot.setYRange(0, 1, padding=0)
+            self._show_empty("Weights (select a layer)")
             return
         plot.enableAutoRange()
         plot.setTitle(f"{hist['name']} weights: {hist['zeros']:.0%} zeros")
@@ -85,19 +97,15 @@ class WeightHistogram(pg.PlotWidget):
         self.bars.setData(hist["edges"], hist["counts"], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"))
 
 
-class ZeroMap(pg.PlotWidget):
+class ZeroMap(_LayerPlot):
     """The weight matrix of one layer as an image: dark where the weights are zero."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setMinimumSize(200, 160)
+        super().__init__("output", "input", parent)
         plot = self.getPlotItem()
-        plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
         plot.invertY(True)
-        plot.setLabel("bottom", "output")
-        plot.setLabel("left", "input")
         self.image = pg.ImageItem(axisOrder="row-major")
         # 0 (no zeros) light blue, 1 (all zeros) near black: pruned regions read as holes.
         self.image.setLookupTable(pg.ColorMap([0.0, 1.0], ["#9cc3f0", "#10151c"]).getLookupTable(nPts=256))
@@ -111,9 +119,7 @@ class ZeroMap(pg.PlotWidget):
         self.shown = hist
         self.image.setVisible(hist is not None)
         if hist is None:
-            plot.setTitle("Zeros (select a layer)")
-            plot.setXRange(0, 1, padding=0)
-            plot.setYRange(0, 1, padding=0)
+            self._show_empty("Zeros (select a layer)")
             return
         rows, cols = hist["matrix"]
         block = hist["block"]
