@@ -59,12 +59,24 @@ def test_toggling_layers_updates_plan_and_summary(demo_window):
     assert not w.act_run.isEnabled()
 
 
+def test_a_layer_left_dense_shows_its_weights_while_its_schedule_fields_are_off(qtbot, demo_window):
+    w = demo_window  # nothing is pruned
+    _select(w, "dense1")
+    qtbot.waitUntil(lambda: w.weights.hist is not None and w.weights.hist["name"] == "dense1" and not w.is_busy(), timeout=30_000)
+    assert not w.editor.editing and not w.editor.final.isEnabled()
+    zeros_map = w.weights.buttons.button(1)
+    assert zeros_map.isEnabled()
+    qtbot.mouseClick(zeros_map, Qt.MouseButton.LeftButton)
+    assert w.weights.pages.currentWidget() is w.weights.zero_map
+    assert w.weights.zero_map.shown["name"] == "dense1"
+
+
 def test_schedule_edit_changes_preview_and_bad_values_show_at_the_field(demo_window):
     w = demo_window
     _check(w, "dense1")
     _select(w, "dense1")
     editor = w.editor
-    assert editor.isEnabled()
+    assert editor.isEnabled() and editor.editing
     _, before = editor.preview_curve.getData()
     editor.final.setValue(60.0)
     _, after = editor.preview_curve.getData()

@@ -244,7 +244,7 @@ def update_actions(w) -> None:
     for act in (w.act_open, w.act_demo, w.act_open_recipe):
         act.setEnabled(not running and not loading)
     w.tree.setEnabled(not running)
-    w.editor.setEnabled(not running and w.editor.isEnabled())
+    w.editor.setEnabled(not running)
     w.settings_panel.setEnabled(not running)
     if not ready and not running and s.loaded is not None and s.dataset is None and not loading:
         w.status_text.setText("Load data in the 'Data and training' tab to run.")

@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
         self._set_dirty(True)
         self._update_summary()
         self._update_actions()
-        if not self.editor.isEnabled():
+        if not self.editor.editing:
             self._on_selection()
 
     def _on_settings_changed(self) -> None:

@@ -109,7 +109,11 @@ class ScheduleEditor(QWidget):
         blocks.addStretch(1)
         more.addRow("Blocks", blocks)
         more.addRow(self.m_by_n)
-        columns = QHBoxLayout()
+        # The fields sit in a widget of their own, disabled while no prunable layer is chosen;
+        # the plots below (and the weights view the window adds) stay usable meanwhile.
+        self.fields = QWidget()
+        columns = QHBoxLayout(self.fields)
+        columns.setContentsMargins(0, 0, 0, 0)
         columns.addLayout(form)
         columns.addSpacing(16)
         columns.addLayout(more)
@@ -134,7 +138,7 @@ class ScheduleEditor(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
-        layout.addLayout(columns)
+        layout.addWidget(self.fields)
         layout.addWidget(self.sentence)
         layout.addWidget(self.error_label)
         self.plots = QHBoxLayout()
@@ -147,9 +151,14 @@ class ScheduleEditor(QWidget):
         self.kind.currentIndexChanged.connect(self._changed)
         self.pooling.currentIndexChanged.connect(self._changed)
         self.m_by_n.toggled.connect(self._changed)
-        self.setEnabled(False)
+        self.fields.setEnabled(False)
 
     # --- loading -------------------------------------------------------------------------
+    @property
+    def editing(self) -> bool:
+        """True while a prunable layer's schedule is loaded for editing."""
+        return self.fields.isEnabled()
+
     def set_total_steps(self, total: int) -> None:
         """The run's length, marked on the preview."""
         self._total_steps = int(total)
@@ -157,7 +166,7 @@ class ScheduleEditor(QWidget):
 
     def load(self, layer_plan: Any, names: list[str]) -> None:
         """Show ``layer_plan`` (the first selected layer's) for editing ``names``."""
-        self.setEnabled(layer_plan is not None)
+        self.fields.setEnabled(layer_plan is not None)
         if layer_plan is None:
             self.heading.setText("Select a prunable layer to edit its schedule.")
             return
@@ -263,7 +272,7 @@ class ScheduleEditor(QWidget):
         )
 
     def _update_preview(self, schedule: Any = None) -> None:
-        if schedule is None and self.isEnabled() and not self.errors:
+        if schedule is None and self.editing and not self.errors:
             try:
                 schedule = self.build_schedule()
             except (ValueError, TypeError, ImportError):

@@ -127,7 +127,8 @@ class ZeroMap(_LayerPlot):
         self.image.setRect(0, 0, cols, rows)  # axes in weights, whatever the block size
         plot.setXRange(0, cols, padding=0.02)
         plot.setYRange(0, rows, padding=0.02)
-        plot.setTitle(f"{hist['name']}: where the {hist['zeros']:.0%} zeros are")
+        zeros = hist["zeros"]
+        plot.setTitle(f"{hist['name']}: where the {zeros:.0%} zeros are" if zeros else f"{hist['name']}: no zeros")
         each = "each pixel one weight" if block == (1, 1) else f"each pixel a block of {block[0]}×{block[1]} weights"
         self.setToolTip(f"{rows:,} × {cols:,} weights, {each}; darker means more zeros.")
 
