@@ -55,7 +55,13 @@ def zero_map(weight: np.ndarray, cells: int = MAP_CELLS) -> dict:
 
 
 class _LayerPlot(pg.PlotWidget):
-    """A small plot of one layer, with an empty state until a layer is chosen."""
+    """A small plot of one layer's numbers (from :func:`layer_weight_histogram`).
+
+    Subclasses make ``self.item`` and draw the numbers in ``_draw``; until a layer is chosen
+    the item is hidden and the axes are fixed unit ranges under ``EMPTY_TITLE``.
+    """
+
+    EMPTY_TITLE = ""
 
     def __init__(self, bottom: str, left: str, parent=None):
         super().__init__(parent)
@@ -64,41 +70,55 @@ class _LayerPlot(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", bottom)
         plot.setLabel("left", left)
+        self.shown: dict | None = None
 
-    def _show_empty(self, title: str) -> None:
-        # Fixed unit axes instead of ranges fitted to a hidden placeholder.
+    def show_layer(self, hist: dict | None) -> None:
+        """Draw one layer's numbers, or the empty state for None."""
+        self.shown = hist
+        self.item.setVisible(hist is not None)
+        if hist is not None:
+            self._draw(hist)
+            return
         plot = self.getPlotItem()
-        plot.setTitle(title)
+        plot.setTitle(self.EMPTY_TITLE)
         plot.setXRange(0, 1, padding=0)
         plot.setYRange(0, 1, padding=0)
+
+    def _draw(self, hist: dict) -> None:
+        raise NotImplementedError
 
 
 class WeightHistogram(_LayerPlot):
     """Bar chart of one layer's weight magnitudes."""
 
+    EMPTY_TITLE = "Weights (select a layer)"
+
     def __init__(self, parent=None):
         super().__init__("|weight|", "count", parent)
-        plot = self.getPlotItem()
-        self.bars = pg.PlotCurveItem([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"), pen=pg.mkPen("#2f6fd6"))
-        plot.addItem(self.bars)
-        self.hist: dict | None = None
-        self.show_histogram(None)
+        self.item = pg.PlotCurveItem([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"), pen=pg.mkPen("#2f6fd6"))
+        self.getPlotItem().addItem(self.item)
+        self.show_layer(None)
+
+    @property
+    def hist(self) -> dict | None:
+        """The numbers shown, or None."""
+        return self.shown
 
     def show_histogram(self, hist: dict | None) -> None:
+        self.show_layer(hist)
+
+    def _draw(self, hist: dict) -> None:
         plot = self.getPlotItem()
-        self.hist = hist
-        self.bars.setVisible(hist is not None)
-        if hist is None:
-            self._show_empty("Weights (select a layer)")
-            return
         plot.enableAutoRange()
         plot.setTitle(f"{hist['name']} weights: {hist['zeros']:.0%} zeros")
         self.setToolTip(f"{hist['size']:,} weights; the histogram shows the non-zero ones.")
-        self.bars.setData(hist["edges"], hist["counts"], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"))
+        self.item.setData(hist["edges"], hist["counts"], stepMode="center", fillLevel=0, brush=pg.mkBrush("#2f6fd680"))
 
 
 class ZeroMap(_LayerPlot):
     """The weight matrix of one layer as an image: dark where the weights are zero."""
+
+    EMPTY_TITLE = "Zeros (select a layer)"
 
     def __init__(self, parent=None):
         super().__init__("output", "input", parent)
@@ -106,21 +126,18 @@ class ZeroMap(_LayerPlot):
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
         plot.invertY(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.item = self.image = pg.ImageItem(axisOrder="row-major")
         # 0 (no zeros) light blue, 1 (all zeros) near black: pruned regions read as holes.
         self.image.setLookupTable(pg.ColorMap([0.0, 1.0], ["#9cc3f0", "#10151c"]).getLookupTable(nPts=256))
         self.image.setLevels((0.0, 1.0))
         plot.addItem(self.image)
-        self.shown: dict | None = None
-        self.show_map(None)
+        self.show_layer(None)
 
     def show_map(self, hist: dict | None) -> None:
+        self.show_layer(hist)
+
+    def _draw(self, hist: dict) -> None:
         plot = self.getPlotItem()
-        self.shown = hist
-        self.image.setVisible(hist is not None)
-        if hist is None:
-            self._show_empty("Zeros (select a layer)")
-            return
         rows, cols = hist["matrix"]
         block = hist["block"]
         self.image.setImage(hist["map"], levels=(0.0, 1.0), autoLevels=False)
