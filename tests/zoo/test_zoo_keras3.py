@@ -1,0 +1,22 @@
+"""Files written by Keras 3 (the default Keras of TF 2.16+) through the pipeline, and back out as Keras 3."""
+
+import pytest
+
+from zoo_pipeline import assert_exported_and_verified, make_zoo, model_file, run_pipeline
+
+KINDS = ["mobilenet_v2:keras,h5", "resnet_small", "text_lstm", "two_io"]
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    return make_zoo(tmp_path_factory.mktemp("keras3"), "keras3", KINDS)
+
+
+@pytest.mark.parametrize("kind,fmt", [("mobilenet_v2", "keras"), ("mobilenet_v2", "h5"), ("resnet_small", "keras"),
+                                      ("text_lstm", "keras"), ("two_io", "keras")])
+def test_prunes_exports_and_verifies(zoo, tmp_path, kind, fmt):
+    described, report = run_pipeline(model_file(zoo, kind, fmt), zoo / f"{kind}.npz", tmp_path / "out")
+    assert_exported_and_verified(report)
+    # a model that came in as a Keras 3 file goes out as one, verified by Keras 3 itself
+    keras3 = [a for a in report["artifacts"] if "keras 3" in a["name"].lower()]
+    assert keras3 and all(a["ok"] for a in keras3), [a["name"] for a in report["artifacts"]]

@@ -1,0 +1,75 @@
+"""The zoo: small real architectures, written by tf-keras or Keras 3, run through the CLI pipeline.
+
+``zoo_maker.py`` writes each model and its data in a process of its own (one Keras flavour per
+process). A test then does what a user does: ``inspect`` the file, write a recipe that prunes
+every prunable layer, ``prune`` it (fine-tune, export, verify) and read ``report.json``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import run_cli
+
+ZOO = Path(__file__).resolve().parent
+CUSTOM_OBJECTS = ZOO / "zoo_custom.py"
+
+
+def make_zoo(out: Path, flavour: str, kinds: list[str], *extra: str) -> Path:
+    """Write ``kinds`` (``KIND[:fmt,fmt]``) into ``out`` with the given Keras flavour."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ZOO / "zoo_maker.py"), flavour, str(out), *kinds, *extra],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def model_file(zoo: Path, kind: str, fmt: str = "keras") -> Path:
+    return zoo / (f"{kind}_savedmodel" if fmt == "savedmodel" else f"{kind}.{fmt}")
+
+
+def prune_recipe(path: Path, layers: list[str], sparsity: float = 0.5, epochs: int = 1, batch_size: int = 32,
+                 steps: int = 8) -> Path:
+    """A recipe that ramps every named layer from 0 to ``sparsity`` zeros within ``steps`` batches."""
+    schedule = {"class_name": "PolynomialDecay",
+                "config": {"initial_sparsity": 0.0, "final_sparsity": sparsity, "power": 3,
+                           "begin_step": 0, "end_step": steps, "frequency": 1}}
+    recipe = {
+        "schema_version": 1,
+        "model": {"path": "unused.keras", "trust": False},
+        "data": {"kind": "digits"},
+        "plan": {"layers": {name: {"enabled": True, "schedule": schedule} for name in layers}},
+        "training": {"epochs": epochs, "batch_size": batch_size},
+    }
+    path.write_text(json.dumps(recipe), encoding="utf-8")
+    return path
+
+
+def run_pipeline(model: Path, data: Path, out: Path, *extra: str) -> tuple[dict, dict]:
+    """``inspect`` then ``prune`` every prunable layer at 50% zeros; returns (inspect, report)."""
+    described = run_cli("inspect", model, "--json", *extra).json()
+    prunable = [layer["name"] for layer in described["layers"] if layer["prunable"]]
+    assert prunable, f"nothing prunable in {model.name}: {described['layers']}"
+    recipe = prune_recipe(out.parent / f"{out.name}_recipe.json", prunable)
+    run = run_cli("prune", model, "--data", data, "--recipe", recipe, "--out", out, "--json", *extra, timeout=900)
+    report = run.json()
+    return described, report
+
+
+def assert_exported_and_verified(report: dict, expect_pruned: float = 0.5) -> None:
+    """Every artifact was written and verified by running it; pruned layers reached their target."""
+    failed = [(a["name"], a["note"]) for a in report["artifacts"] if not a["ok"]]
+    assert not failed, failed
+    assert len(report["artifacts"]) >= 6
+    for art in report["artifacts"]:
+        assert art["bytes"] > 0 and Path(art["path"]).exists(), art
+        assert art["accuracy"] is not None, art
+    sparsity = report["training"]["sparsity"]
+    assert sparsity, "no layer was pruned"
+    for layer, zeros in sparsity.items():
+        assert zeros == pytest.approx(expect_pruned, abs=0.06), (layer, zeros)
