@@ -27,21 +27,14 @@ from prune_studio.models.compile_settings import (
     infer_compile_settings,
     settings_from_saved,
 )
-from prune_studio.models.safety import (
-    builtin_layer_names,
-    check_graph,
-    describe_code_layers,
-    find_code_layers,
-    load_custom_objects,
-)
+from prune_studio.models.config_scan import Finding, describe_findings, scan_config
+from prune_studio.models.safety import check_graph, load_custom_objects
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-_TRUST_HINT = (
-    "which is not run unless you trust the file: open it only if you trust its source, "
-    "with trust switched on (trust=True, or 'Trust this file')."
-)
+_TRUST = "open it with --trust (trust=True in Python) only if you trust its source"
+_CUSTOM = "give the Python file that defines its classes with --custom-objects FILE.py"
 
 
 class ModelLoadError(PruneStudioError):
@@ -157,12 +150,22 @@ def _custom_objects(custom_objects_file) -> dict:
         raise ModelLoadError(f"The {exc}.") from None
 
 
-def _refuse_code(path: Path, model_config: dict, trust: bool, custom: dict) -> None:
+def refusal(subject: str, findings: list[Finding]) -> str:
+    """One sentence: what in the file would run code, and how to proceed."""
+    kinds = {f.kind for f in findings}
+    how = _TRUST if kinds == {"lambda"} else f"{_CUSTOM}, or {_TRUST}"
+    return f"{subject} holds code that is not run without trust: {describe_findings(findings)}; {how}."
+
+
+def _refuse_code(path: Path, header: _Header, trust: bool, custom: dict) -> None:
     if trust:
         return
-    code = find_code_layers(model_config, builtin_layer_names() | set(custom), set(custom))
-    if code:
-        raise _fail(path, f"holds code in layer(s) {describe_code_layers(code)}, {_TRUST_HINT}")
+    keras3 = header.keras_version.startswith("3")
+    findings = scan_config(header.model_config, set(custom), keras3)
+    if header.compile_config is not None and header.fmt == "h5":
+        findings += scan_config(header.compile_config, set(custom), keras3, where="the training config")
+    if findings:
+        raise ModelLoadError(refusal(f"Model file '{path.name}'", findings))
 
 
 def _short(exc: BaseException) -> str:
@@ -235,12 +238,11 @@ def _load_savedmodel(path: Path, trust: bool, custom: dict):
         nodes = [json.loads(node.metadata) for node in metadata.nodes]
     except Exception:  # protobuf's DecodeError and JSON errors
         raise ModelLoadError(f"SavedModel folder '{path.name}' has damaged Keras metadata.") from None
-    lambdas = [n.get("name", "?") for n in nodes if n.get("class_name") == "Lambda"]
-    if lambdas and not trust:
-        names = ", ".join(f"'{n}' (Lambda)" for n in lambdas)
-        raise ModelLoadError(
-            f"SavedModel folder '{path.name}' holds code in layer(s) {names}, {_TRUST_HINT}"
-        )
+    findings = []
+    for node in [] if trust else nodes:
+        findings += scan_config(node, set(custom), where=f"'{node.get('name', '?')}'")
+    if findings:
+        raise ModelLoadError(refusal(f"SavedModel folder '{path.name}'", list(dict.fromkeys(findings))))
     try:
         model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
     except Exception as exc:  # tf-keras raises many types for a bad folder
@@ -280,17 +282,16 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
         fmt, saved_with = "savedmodel", "tf-keras (SavedModel)"
     else:
         header = read_header(p)
+        _refuse_code(p, header, trust, custom)
         if not _declares_input(header.model_config):
             raise _fail(p, _NO_INPUT)
         fmt = header.fmt
         training = header.compile_config
         if header.keras_version.startswith("3"):
             saved_with = f"keras {header.keras_version}"
-            _refuse_code(p, header.model_config, trust, custom)
             model = keras3.rebuild(p, header.fmt, header.model_config, custom)
         else:
             saved_with = f"tf-keras {header.keras_version}".strip()
-            _refuse_code(p, header.model_config, trust, custom)
             try:
                 check_graph(header.model_config)
             except ValueError as exc:

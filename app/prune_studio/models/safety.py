@@ -1,10 +1,8 @@
-"""Find code hidden in a model's config before anything is deserialised.
+"""Helpers for opening files safely: built-in classes, user custom objects, graph checks.
 
-A Keras file can carry code: a ``Lambda`` layer stores Python bytecode, and a custom class is
-looked up (and run) by name. Loading such a file is only safe when the user trusts it, so the
-config (plain JSON) is scanned first and the load refused with the names of the layers that
-hold code. Custom classes can be registered from a Python file the user picks, which is a
-trusted action.
+The scan of a config for code lives in ``config_scan``. Custom classes can be registered from
+a Python file the user picks, which is a trusted action. ``check_graph`` refuses a layer graph
+that would make tf-keras loop forever.
 """
 
 from __future__ import annotations
@@ -12,26 +10,10 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 
 _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
-# Built-in layers tf-keras creates for TensorFlow ops called on Keras tensors; they call a
-# TensorFlow function by its registered name and run no code from the file.
-_OP_LAYERS = {"TFOpLambda", "SlicingOpLambda"}
 _counter = itertools.count()
-
-
-_SAFE_MODULE_ROOTS = ("keras", "tf_keras", "builtins")
-
-
-@dataclass
-class CodeLayer:
-    """A layer whose loading would run code: ``kind`` is ``lambda``, ``custom`` or ``module``."""
-
-    name: str
-    class_name: str
-    kind: str
 
 
 def builtin_layer_classes() -> dict:
@@ -43,99 +25,6 @@ def builtin_layer_classes() -> dict:
     classes = dict(serialization.LOCAL.ALL_OBJECTS)
     classes.update({n: getattr(keras.layers, n) for n in dir(keras.layers) if n[:1].isupper()})
     return classes
-
-
-def builtin_layer_names() -> set[str]:
-    """Class names that are safe to deserialise (built-ins and the op layers)."""
-    return set(builtin_layer_classes()) | _MODEL_CLASSES | _OP_LAYERS
-
-
-def _layer_entries(config):
-    """Yield every ``{"class_name", "config"}`` layer entry in a model config, nested too."""
-    if not isinstance(config, dict):
-        return
-    inner = config.get("config")
-    if not isinstance(inner, dict):
-        return
-    for layer in inner.get("layers") or []:
-        if isinstance(layer, dict) and "class_name" in layer:
-            yield layer
-            yield from _layer_entries(layer)
-            # Wrappers (Bidirectional, TimeDistributed) keep the wrapped layer here.
-            for key in ("layer", "backward_layer", "cell"):
-                sub = (layer.get("config") or {}).get(key)
-                if isinstance(sub, dict) and "class_name" in sub:
-                    yield sub
-                    yield from _layer_entries(sub)
-
-
-def _foreign_module(value) -> str | None:
-    """The first ``module.class`` outside Keras that a config would import, if any.
-
-    tf-keras imports whatever module a serialised object names and calls the class found
-    there, so a crafted config could name ``subprocess.Popen``.
-    """
-    if isinstance(value, dict):
-        module = value.get("module")
-        if isinstance(module, str) and module.split(".")[0] not in _SAFE_MODULE_ROOTS:
-            return f"{module}.{value.get('class_name')}"
-        values = value.values()
-    elif isinstance(value, list):
-        values = value
-    else:
-        return None
-    for item in values:
-        found = _foreign_module(item)
-        if found:
-            return found
-    return None
-
-
-def find_code_layers(
-    model_config: dict, known: set[str] | None = None, registered: set[str] = frozenset()
-) -> list[CodeLayer]:
-    """The layers of a model config that would run code when loaded.
-
-    Args:
-        model_config: The model's ``{"class_name": ..., "config": {...}}`` JSON.
-        known: Class names that are safe to deserialise (built-ins plus anything the user
-            registered); defaults to tf-keras's built-ins.
-        registered: Class names from the user's custom objects file; their own module
-            name (the user's file) is not a foreign import.
-
-    Returns:
-        Lambda layers and layers of unknown (custom) classes, in config order.
-    """
-    known = builtin_layer_names() if known is None else known
-    found = []
-    for entry in _layer_entries(model_config):
-        cls = entry.get("class_name", "")
-        name = (entry.get("config") or {}).get("name") or cls
-        if cls == "Lambda":
-            found.append(CodeLayer(name, cls, "lambda"))
-        elif cls not in known and (entry.get("registered_name") or cls) not in known:
-            found.append(CodeLayer(name, cls, "custom"))
-        else:
-            own = {} if cls in registered else {k: v for k, v in entry.items() if k != "config"}
-            foreign = _foreign_module(own) or (
-                None if cls in _MODEL_CLASSES else _foreign_module(entry.get("config"))
-            )
-            if foreign:
-                found.append(CodeLayer(name, foreign, "module"))
-    return found
-
-
-def describe_code_layers(layers: list[CodeLayer]) -> str:
-    """``"'lam' (Lambda), 'blk' (custom class MyBlock)"`` for an error message."""
-    parts = []
-    for layer in layers:
-        what = {
-            "lambda": "Lambda",
-            "custom": f"custom class {layer.class_name}",
-            "module": f"a reference to {layer.class_name}",
-        }[layer.kind]
-        parts.append(f"'{layer.name}' ({what})")
-    return ", ".join(parts)
 
 
 def load_custom_objects(py_file) -> dict:
