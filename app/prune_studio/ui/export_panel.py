@@ -8,7 +8,6 @@ baseline and artifacts side by side in a table and a size bar chart.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,6 +41,7 @@ from prune_studio.export.report import ExportReport
 from prune_studio.export.settings import TFLITE_KINDS, ExportSettings
 from prune_studio.training.control import RunControl
 from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
+from prune_studio.ui.user_settings import app_settings, export_folder_for, remember_export_folder
 from prune_studio.ui.worker import Worker
 
 #: Check boxes for the artifact kinds: (key, label, checked by default).
@@ -73,13 +73,6 @@ def error_sentence(exc: BaseException) -> str:
         return str(exc)
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return f"The export failed unexpectedly ({type(exc).__name__}: {first}); details are in the log."
-
-
-def default_output_folder(baseline_path: str) -> str:
-    """``<model>_export`` beside the model, or in the home folder when that is read-only."""
-    base = Path(baseline_path)
-    parent = base.parent if os.access(base.parent, os.W_OK) else Path.home() / "Prune Studio exports"
-    return str(parent / f"{base.stem}_export")
 
 
 class ExportPanel(QWidget):
@@ -228,7 +221,7 @@ class ExportPanel(QWidget):
         if settings is not None:
             self.apply_settings(ExportSettings.from_dict(settings))
         if self._baseline_path and self.folder_edit.text() in ("", self._default_folder):
-            self._default_folder = default_output_folder(self._baseline_path)
+            self._default_folder = str(export_folder_for(app_settings(), self._baseline_path))
             self.folder_edit.setText(self._default_folder)
         self.status_label.setText("Ready to export.")
         self._update_enabled()
@@ -287,6 +280,9 @@ class ExportPanel(QWidget):
             return
         from prune_studio.export.exporter import target_paths
 
+        if self._baseline_path:
+            remember_export_folder(app_settings(), self._baseline_path, out_dir)
+            self._default_folder = out_dir
         existing = [p for p in target_paths(out_dir, settings) if p.exists()]
         if not existing:
             self._launch(out_dir, settings, overwrite=False)

@@ -35,6 +35,7 @@ from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.schedule_editor import ScheduleEditor
 from prune_studio.ui.settings_panel import SettingsPanel
+from prune_studio.ui.user_settings import recent_files
 from prune_studio.ui.weights_view import WeightsView
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,7 @@ def _ask_open_recipe(w) -> None:
 
 def fill_recent_menu(w) -> None:
     w.recent_menu.clear()
-    recent = w.settings_store.value("recent", []) or []
-    if isinstance(recent, str):
-        recent = [recent]
+    recent = recent_files(w.settings_store)
     for path in recent:
         w.recent_menu.addAction(Path(path).name, lambda p=path: w.open_model(p)).setToolTip(path)
     w.recent_menu.setEnabled(bool(recent))

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from prune_studio.ui import layout as window_layout
@@ -21,10 +21,10 @@ from prune_studio.ui.notify import show_error
 from prune_studio.ui.plan_stats import result_sentence
 from prune_studio.ui.run_controller import RunController
 from prune_studio.ui.session import Session, default_frequency, load_data_task, load_model_task, with_end_step
+from prune_studio.ui.user_settings import add_recent, app_settings
 from prune_studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
-MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
     def __init__(self, trust: bool = False):
         super().__init__()
         self.session = Session(trust=trust)
-        self.settings_store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "PruneStudio", "Prune Studio")
+        self.settings_store = app_settings()
         self._loaders: list[Worker] = []
         self._pending_recipe = None
         self._pending_suggest: dict | None = None  # a recipe's goal for the scan's suggested plan
@@ -480,8 +480,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def _add_recent(self, path: str) -> None:
-        recent = [p for p in (self.settings_store.value("recent", []) or []) if p != path]
-        self.settings_store.setValue("recent", [path] + recent[: MAX_RECENT - 1])
+        add_recent(self.settings_store, path)
         window_layout.fill_recent_menu(self)
 
     def close_without_asking(self) -> bool:
