@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from prune_studio.ui.empty_state import EmptyState
 from prune_studio.ui.theme import LINE_COLOURS
 
 REDRAW_INTERVAL_MS = 250  # each plot is redrawn 4 times a second at most
@@ -115,6 +116,8 @@ class ChartPanel(QWidget):
         self.highlighted: str | None = None
         self.points_received = 0
         self._plots = (self.loss_plot, self.acc_plot, self.sparsity_plot, self.layer_plot)
+        what = ("the loss", "the accuracy", "the share of zeros", "each layer's zeros")
+        self.empty_states = [EmptyState(p, f"Press Run: {w} appears here as the model trains.") for p, w in zip(self._plots, what)]
         self._next_plot = 0
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS // len(self._plots))
@@ -167,11 +170,10 @@ class ChartPanel(QWidget):
             self.layer_curves = {}
             for i, name in enumerate(layer_names):
                 self.layer_curves[name] = _Curve(self.layer_plot, name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
-        for plot in self._plots:
+        for plot, empty in zip(self._plots, self.empty_states):
+            empty.set_empty(not total_steps)
             if total_steps:
                 plot.setXRange(0, total_steps, padding=0.02)
-            else:
-                plot.enableAutoRange(axis="x")
         self.set_target_curve(target_curve)
         self._baseline_line.setVisible(False)
         self.points_received = 0
@@ -247,13 +249,20 @@ class ChartPanel(QWidget):
         return list(self.curves.values()) + list(self.layer_curves.values())
 
     def _redraw_next_plot(self) -> None:
-        plot = self._plots[self._next_plot]
+        index = self._next_plot
         self._next_plot = (self._next_plot + 1) % len(self._plots)
-        for curve in self._all_curves():
-            if curve.plot is plot:
-                curve.redraw()
+        self._redraw_plot(index)
+
+    def _redraw_plot(self, index: int) -> None:
+        plot, empty = self._plots[index], self.empty_states[index]
+        curves = [c for c in self._all_curves() if c.plot is plot]
+        for curve in curves:
+            curve.redraw()
+        if empty.empty and any(c.series.n for c in curves):  # data without a run's fixed axis
+            empty.set_empty(False)
+            plot.enableAutoRange(axis="x")
 
     def redraw(self) -> None:
         """Redraw every plot whose data changed."""
-        for curve in self._all_curves():
-            curve.redraw()
+        for index in range(len(self._plots)):
+            self._redraw_plot(index)

@@ -40,6 +40,7 @@ from prune_studio.export.html_report import TABLE_HEADERS, table_cells, write_ht
 from prune_studio.export.report import ExportReport
 from prune_studio.export.settings import TFLITE_KINDS, ExportSettings
 from prune_studio.training.control import RunControl
+from prune_studio.ui.empty_state import EmptyState
 from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
 from prune_studio.ui.user_settings import app_settings, export_folder_for, remember_export_folder
 from prune_studio.ui.worker import Worker
@@ -179,6 +180,7 @@ class ExportPanel(QWidget):
         self.chart.addItem(self._gzip_bars)
         self.chart.getPlotItem().invertY(True)
         self.chart.getAxis("left").setWidth(190)
+        self.chart_empty = EmptyState(self.chart.getPlotItem(), "Export to compare the files' sizes here.")
 
         result_buttons = QHBoxLayout()
         self.copy_button = QPushButton("Copy as CSV")
@@ -396,6 +398,7 @@ class ExportPanel(QWidget):
         self.chart.getAxis("left").setTicks([[(y, _short(row["name"])) for y, row in zip(ys, sized)]])
         self.chart.setYRange(-0.7, max(0, len(ys) - 0.3), padding=0)
         self.chart.enableAutoRange(axis="x")
+        self.chart_empty.set_empty(not sized)
         self._update_enabled()
 
     def chart_png(self) -> bytes:

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_studio.ui.empty_state import EmptyState
+
 log = logging.getLogger(__name__)
 POLYNOMIAL, CONSTANT = "PolynomialDecay", "ConstantSparsity"
 MAX_STEP = 10_000_000
@@ -135,6 +137,7 @@ class ScheduleEditor(QWidget):
         self.preview_curve = plot.plot([], [], pen=pg.mkPen("#2f6fd6", width=2.5))
         self.end_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d93025", width=1.5, style=Qt.PenStyle.DashLine), label="training ends", labelOpts={"position": 0.9})
         plot.addItem(self.end_line)
+        self.preview_empty = EmptyState(plot, "Select a pruned layer to see how its zeros grow")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
@@ -169,6 +172,7 @@ class ScheduleEditor(QWidget):
         self.fields.setEnabled(layer_plan is not None)
         if layer_plan is None:
             self.heading.setText("Select a prunable layer to edit its schedule.")
+            self._update_preview()
             return
         self.heading.setText(
             f"Schedule for <b>{names[0]}</b>" if len(names) == 1 else f"Schedule for <b>{len(names)} layers</b> ({', '.join(names[:4])}{'…' if len(names) > 4 else ''})"
@@ -281,10 +285,11 @@ class ScheduleEditor(QWidget):
         self.end_line.setValue(self._total_steps)
         self.end_line.setVisible(self._total_steps > 0)
         if schedule is None:
-            # Empty state: show the run's span rather than an axis fitted to nothing.
             self.preview_curve.setData([], [])
-            self.preview.getPlotItem().setXRange(0, total + max(1, total // 10), padding=0)
+            self.end_line.setVisible(False)
+            self.preview_empty.set_empty(True)
             return
+        self.preview_empty.set_empty(False)
         from prune_studio.pruning.schedules import sparsity_curve
 
         span = max(total, self.end.value(), self.begin.value()) + max(1, total // 10)
