@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 from prune_studio.ui import layout as window_layout
 from prune_studio.ui.layer_tree_model import NodeRole
 from prune_studio.ui.notify import show_error
-from prune_studio.ui.plan_stats import result_sentence
+from prune_studio.ui.plan_stats import metric_words, result_sentence
 from prune_studio.ui.run_controller import RunController
 from prune_studio.ui.session import Session, default_frequency, load_data_task, load_model_task, with_end_step
 from prune_studio.ui.user_settings import add_recent, app_settings
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self.run.stateChanged.connect(lambda _s: self._update_actions())
         if self.scan_panel is not None:
             self.scan_panel.planSuggested.connect(self.apply_suggested_plan)
+        if self.export_panel is not None:
+            self.export_panel.exportFinished.connect(lambda _r: self.log_panel.append_line(self.export_panel.status_label.text()))
 
     # --- busy indicator ------------------------------------------------------------------
     def _start_task(self, text: str, fn, *args, on_done=None, **kwargs) -> Worker:
@@ -158,8 +160,8 @@ class MainWindow(QMainWindow):
         self._update_summary()
         self._update_title()
         self._set_dirty(False)
-        self.log_panel.append_line(f"Opened {path}: {description.total_params:,} parameters, "
-                                   f"{len(description.prunable_layers())} prunable layers.")
+        self.log_panel.append_line(f"Opened {Path(path).name}: {description.total_params:,} parameters in "
+                                   f"{len(description.prunable_layers())} layers that can be pruned.")
         self.modelReady.emit()
         if data_spec is not None:
             self.settings_panel.set_data_spec(data_spec)
@@ -183,7 +185,7 @@ class MainWindow(QMainWindow):
         if issues:
             text += "\n" + "\n".join(f"⚠ {issue.message}" for issue in issues)
         self.settings_panel.set_data_info(text, dataset.num_train)
-        self.log_panel.append_line(f"Data: {text}")
+        self.log_panel.append_line(f"Loaded the data: {text}")
         if self._demo_plan_pending:
             self._demo_plan_pending = False
             self.prune_all_prunable()
@@ -389,7 +391,8 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()
-        self.log_panel.append_line(f"Run: {len(enabled)} layers, {settings.epochs} epochs, batch {settings.batch_size}.")
+        self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
+                                   f"({total_steps:,} steps of {settings.batch_size} samples).")
 
         def task(listener, control):
             from prune_studio.training import fine_tune
@@ -415,7 +418,7 @@ class MainWindow(QMainWindow):
 
     def _on_baseline(self, metrics: dict) -> None:
         self.charts.set_baseline(metrics)
-        self.log_panel.append_line("Baseline: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        self.log_panel.append_line(f"Before pruning, the model scores {metric_words(metrics)} on the test set.")
 
     def _on_batches(self, batches: list) -> None:
         self.charts.add_batches(batches)
@@ -428,16 +431,16 @@ class MainWindow(QMainWindow):
 
     def _on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.charts.add_epoch((epoch + 1) * self._per_epoch, logs)
-        self.log_panel.append_line(f"Epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+        self.log_panel.append_line(f"Epoch {epoch + 1} of {self._epochs} done: {metric_words(logs, validation=True)} "
+                                   "on the validation data.")
 
     def _on_run_finished(self, result) -> None:
         self.charts.stop_live()
         self.progress.setVisible(False)
         self.session.result = result
-        final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items())
         word = "Stopped" if result.stopped else "Finished"
         self.status_text.setText(f"{word}: {result_sentence(result)}")
-        self.log_panel.append_line(f"{word}. Test metrics after pruning: {final}.")
+        self.log_panel.append_line(f"{word}: after pruning, the model scores {metric_words(result.final)} on the test set.")
         self._update_panels()
         self._update_actions()
         self._on_selection()

@@ -38,6 +38,9 @@ def show_error(parent: QWidget | None, title: str, exc: BaseException, modal: bo
     else:
         log.error("%s: unexpected error\n%s", title, tb)
     message = user_message(exc)
+    log_panel = getattr(parent, "log_panel", None)
+    if log_panel is not None:
+        log_panel.append_line(f"{title}: {message}")
     status = getattr(parent, "statusBar", None)
     if callable(status):
         status().showMessage(f"{title}: {message}", 15000)

@@ -75,3 +75,15 @@ def result_sentence(result: Any) -> str:
     if result.sparsity:
         parts.append(f"{sum(result.sparsity.values()) / len(result.sparsity):.0%} zeros in {len(result.sparsity)} pruned layers")
     return ", ".join(parts) or "no metrics"
+
+
+def metric_words(metrics: dict, validation: bool = False) -> str:
+    """``{"accuracy": 0.989, "loss": 0.05}`` as ``"98.9% accuracy (loss 0.050)"``.
+
+    ``validation`` reads the ``val_`` metrics of an epoch's logs.
+    """
+    prefix = "val_" if validation and any(k.startswith("val_") for k in metrics) else ""
+    acc, loss = metrics.get(prefix + "accuracy"), metrics.get(prefix + "loss")
+    if acc is not None:
+        return f"{acc:.1%} accuracy" + (f" (loss {loss:.3f})" if loss is not None else "")
+    return f"loss {loss:.3f}" if loss is not None else "no metrics"
