@@ -216,6 +216,28 @@ def test_close_during_run_asks_then_stops_cleanly(qtbot, demo_window, monkeypatc
     assert len(asked) == 1 and "Stop the fine-tune" in asked[0]
 
 
+def test_yes_closes_even_when_the_run_ended_while_the_question_was_open(qtbot, demo_window, monkeypatch):
+    w = demo_window
+    _short_run(w, epochs=1)
+    w.prune_all_prunable()
+    w._dirty = False
+    ended = []
+
+    def answer_after_the_run_ended(*_args, **_kwargs):
+        with qtbot.waitSignal(w.runFinished, timeout=120_000) as blocker:
+            pass  # the run reaches its natural end while the box is open
+        ended.append(blocker.args[0])
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer_after_the_run_ended)
+    with qtbot.waitSignal(w.run.batches, timeout=60_000):
+        w.start_run()
+    w.close()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=10_000)
+    assert ended and ended[0] is not None and not ended[0].stopped  # it really finished on its own
+    assert "Stopping" not in w.status_text.text()
+
+
 def _record_prompts(monkeypatch) -> list[str]:
     """Answer every question box with Cancel and record its title (a close then fails)."""
     asked: list[str] = []

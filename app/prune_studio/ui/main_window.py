@@ -409,8 +409,9 @@ class MainWindow(QMainWindow):
             self.run.pause()
 
     def stop_run(self) -> None:
-        self.run.stop()
-        self.status_text.setText("Stopping after this batch…")
+        if self.run.running:
+            self.run.stop()
+            self.status_text.setText("Stopping after this batch…")
 
     def _on_run_started(self, total: int, per_epoch: int, epochs: int) -> None:
         self._run_total, self._per_epoch, self._epochs = total, max(per_epoch, 1), epochs
@@ -505,9 +506,12 @@ class MainWindow(QMainWindow):
                     event.ignore()
                     return
                 self._close_after_run = True
-                self.stop_run()
-            event.ignore()  # closes itself once the worker has stopped
-            return
+                # The run may have ended while the question was open: then close now.
+                if self.run.running:
+                    self.stop_run()
+            if self.run.running:
+                event.ignore()  # closes itself once the worker has stopped
+                return
         if not self._close_after_run and not self._confirm_discard():
             event.ignore()
             return
