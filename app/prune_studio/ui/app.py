@@ -70,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         from prune_studio.selftest import run_self_test
 
         return run_self_test()
+    if QApplication.instance() is None:
+        from prune_studio.ui.qt_check import missing_platform_library, problem_message
+
+        missing = missing_platform_library()
+        if missing:
+            print(problem_message(missing), file=sys.stderr, end="")
+            return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
