@@ -233,6 +233,7 @@ class ChartPanel(QWidget):
         thread; without this it happens when a run switches to the charts tab.
         """
         self.view.grab()
+        import numpy.ma  # noqa: F401 - pyqtgraph imports it on the first data; not at a run's start
 
     def call_after_paint(self, fn, timeout_ms: int = 300) -> None:
         """Call ``fn()`` once the plots have next been painted (at most ``timeout_ms`` later)."""

@@ -67,6 +67,8 @@ def warm_up_tracing(model: Any, dataset: Any, samples: int = 8) -> None:
     """
     import prune_studio.scan.sensitivity  # noqa: F401 - imports that register classes reset
     import prune_studio.training  # noqa: F401 - Python's class-check caches: import them first
+    import prune_studio.training.run  # noqa: F401 - and what a run imports when it starts
+    from tensorflow.python.data.ops import concatenate_op  # noqa: F401 - (imported by the first fit)
 
     if getattr(model, "compiled_loss", None):
         x, y = dataset.sample(samples, "test")
