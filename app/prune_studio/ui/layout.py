@@ -33,6 +33,7 @@ from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_tree_model import LayerTreeModel
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
+from prune_studio.ui.results_view import ResultsView
 from prune_studio.ui.schedule_editor import ScheduleEditor
 from prune_studio.ui.settings_panel import SettingsPanel
 from prune_studio.ui.user_settings import recent_files
@@ -134,12 +135,16 @@ def build(w) -> None:
         w.tabs.addTab(_scroll(w.scan_panel), "Sensitivity scan")
     if w.export_panel is not None:
         w.tabs.addTab(_scroll(w.export_panel), "Export")
+    w.results = ResultsView()
+    w.tabs.addTab(_scroll(w.results), "Results")
+    w.tabs.currentChanged.connect(lambda _i: show_layer_list(w, not wide_tab(w)))
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)
     splitter.addWidget(w.tabs)
     splitter.setStretchFactor(0, 1)
     splitter.setStretchFactor(1, 1)
     w.splitter = splitter
+    w.layer_pane = left
     w.setCentralWidget(splitter)
 
     w.log_panel = LogPanel()
@@ -279,3 +284,14 @@ def select_names(w, names: list[str]) -> None:
             selection.select(index, index)
     flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
     w.tree.selectionModel().select(selection, flags)
+
+
+def wide_tab(w) -> bool:
+    """True when the current tab uses the whole width (the export and its results)."""
+    page = w.tabs.currentWidget()
+    return page is not None and any(p is not None and (page is p or page.isAncestorOf(p)) for p in (w.export_panel, w.results))
+
+
+def show_layer_list(w, shown: bool) -> None:
+    """Show or collapse the layer list beside the tabs."""
+    w.layer_pane.setVisible(shown)

@@ -8,7 +8,6 @@ through :func:`~prune_studio.ui.notify.show_error`.
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,18 +15,18 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from prune_studio.ui import layout as window_layout
-from prune_studio.ui.layer_tree_model import NodeRole
 from prune_studio.ui.notify import show_error
-from prune_studio.ui.plan_stats import metric_words, result_sentence
 from prune_studio.ui.run_controller import RunController
-from prune_studio.ui.session import Session, default_frequency, load_data_task, load_model_task, with_end_step
+from prune_studio.ui.session import Session, load_data_task, load_model_task
 from prune_studio.ui.user_settings import add_recent, app_settings
+from prune_studio.ui.window_plan import PlanMixin
+from prune_studio.ui.window_run import RunMixin
 from prune_studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(PlanMixin, RunMixin, QMainWindow):
     """Prune Studio's window. ``modelReady`` fires when a model is open and described."""
 
     modelReady = Signal()
@@ -77,7 +76,7 @@ class MainWindow(QMainWindow):
         if self.scan_panel is not None:
             self.scan_panel.planSuggested.connect(self.apply_suggested_plan)
         if self.export_panel is not None:
-            self.export_panel.exportFinished.connect(lambda _r: self.log_panel.append_line(self.export_panel.status_label.text()))
+            self.export_panel.exportFinished.connect(self._on_export_finished)
 
     # --- busy indicator ------------------------------------------------------------------
     def _start_task(self, text: str, fn, *args, on_done=None, **kwargs) -> Worker:
@@ -181,6 +180,7 @@ class MainWindow(QMainWindow):
     def _fill_from_data(self, spec: dict, res) -> None:
         dataset, issues = res
         self.session.dataset, self.session.data_spec = dataset, spec
+        self.results.set_dataset(dataset)
         text = f"{dataset.num_train:,} training and {dataset.num_test:,} test samples, {dataset.num_classes} classes, input {tuple(dataset.input_shape)}."
         if issues:
             text += "\n" + "\n".join(f"⚠ {issue.message}" for issue in issues)
@@ -215,6 +215,11 @@ class MainWindow(QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
+
+    def _on_export_finished(self, report) -> None:
+        self.log_panel.append_line(self.export_panel.status_label.text())
+        self.results.show_report(report)
+        window_layout.show_tab(self, self.results)
 
     # --- recipes -------------------------------------------------------------------------
     def open_recipe(self, path: str | Path) -> None:
@@ -256,208 +261,6 @@ class MainWindow(QMainWindow):
         self._set_dirty(False)
         self.statusBar().showMessage(f"Saved recipe {written}", 5000)
         return written
-
-    # --- plan editing --------------------------------------------------------------------
-    def _new_layer_plan(self, name: str):
-        from prune_studio.pruning.plan import LayerPlan
-        from prune_studio.pruning.schedules import PolynomialDecay
-
-        end = max(2, self.settings_panel.prune_end_step() or 1000)
-        target = self.global_target.value() / 100
-        return LayerPlan(enabled=True, schedule=PolynomialDecay(min(0.5, target), target, 0, end, frequency=default_frequency(end)))
-
-    def selected_names(self) -> list[str]:
-        rows = self.tree.selectionModel().selectedRows(0)
-        return [self.tree_model.data(i, NodeRole).name for i in rows]
-
-    def set_pruned(self, names: list[str], enabled: bool) -> int:
-        return self.tree_model.set_enabled(names, enabled)
-
-    def prune_all_prunable(self) -> None:
-        self.tree_model.set_enabled([n.name for n in self.tree_model.prunable_nodes()], True)
-
-    def select_same_type(self) -> None:
-        names = self.selected_names()
-        if not names:
-            return
-        kind = self.session.description.find(names[0]).type
-        window_layout.select_names(self, [n.name for n in self.tree_model.nodes() if n.info.type == kind])
-
-    def apply_global_target(self) -> None:
-        from prune_studio.ui.session import with_target
-
-        target = self.global_target.value() / 100
-        for plan in self.session.plans.values():
-            if plan.enabled and not plan.sparsity_m_by_n:
-                plan.schedule = with_target(plan.schedule, target)
-        self.tree_model.refresh_plan_columns()
-        self._on_selection()
-
-    def apply_suggested_plan(self, plan) -> None:
-        """Use a plan from the sensitivity scan in the tree."""
-        self.session.plans = dict(plan.layers)
-        self.tree_model.set_plans(self.session.plans)
-        self._sync_schedules_to_training()
-        self.statusBar().showMessage("Applied the plan suggested by the scan.", 5000)
-
-    def _on_selection(self, *_args) -> None:
-        names = [n for n in self.selected_names() if self.tree_model.is_enabled(n)]
-        self.editor.load(self.session.plans[names[0]] if names else None, names)
-        selected = self.selected_names()
-        self.charts.highlight(names[0] if names else (selected or [None])[0])
-        if selected:
-            self.show_weights(selected[0])
-
-    def show_weights(self, name: str) -> None:
-        """Draw the layer's weight histogram, read in a worker (one at a time, latest wins)."""
-        model = self.session.current_model()
-        if model is None or self.run.running:
-            return
-        if self._hist_worker is not None:
-            self._hist_pending = name
-            return
-        from prune_studio.ui.weights_view import layer_weight_histogram
-
-        worker = self._hist_worker = Worker(layer_weight_histogram, model, name, pass_report=False)
-        worker.returned.connect(self.weights.show_histogram)
-        worker.errored.connect(lambda exc: show_error(self, "Weights", exc, modal=False))
-        worker.done.connect(self._on_weights_done)
-        worker.start()
-
-    def _on_weights_done(self) -> None:
-        worker, self._hist_worker = self._hist_worker, None
-        worker.wait()
-        worker.deleteLater()
-        pending, self._hist_pending = self._hist_pending, None
-        if pending is not None and not self.isHidden():
-            self.show_weights(pending)
-
-    def _on_schedule_edited(self, values: dict) -> None:
-        for name in self.selected_names():
-            plan = self.session.plans.get(name)
-            if plan is not None and plan.enabled:
-                for key, value in values.items():
-                    setattr(plan, key, value)
-        self.tree_model.refresh_plan_columns()
-
-    def _on_plan_changed(self) -> None:
-        self._set_dirty(True)
-        self._update_summary()
-        self._update_actions()
-        if not self.editor.editing:
-            self._on_selection()
-
-    def _on_settings_changed(self) -> None:
-        self._sync_schedules_to_training()
-        self._set_dirty(True)
-
-    def _sync_schedules_to_training(self) -> None:
-        """Make every ramp reach its target at the step the settings panel shows."""
-        end = self.settings_panel.prune_end_step()
-        self.editor.set_total_steps(self.settings_panel.total_steps())
-        if end <= 0:
-            return
-        if self.scan_panel is not None:
-            self.scan_panel.set_schedule_steps(0, end)
-        for plan in self.session.plans.values():
-            plan.schedule = with_end_step(plan.schedule, end)
-        self.tree_model.refresh_plan_columns()
-        self._on_selection()
-
-    def _update_summary(self) -> None:
-        window_layout.update_summary(self)
-
-    # --- running -------------------------------------------------------------------------
-    def start_run(self) -> None:
-        """Start fine-tuning the current plan in the worker thread.
-
-        The GUI work is spread over several event-loop turns so that no single one holds up
-        the window: charts are set up now, the charts tab is shown on the next turn, and the
-        worker thread starts once the charts have been painted.
-        """
-        from prune_studio.ui.plan_stats import overall_target_curve
-
-        s = self.session
-        if s.loaded is None or s.dataset is None or self.run.running:
-            return
-        if not any(p.enabled for p in s.plans.values()):
-            self.statusBar().showMessage("Tick at least one layer to prune first.", 5000)
-            return
-        plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
-        enabled = [n for n, p in plan.layers.items() if p.enabled]
-        total_steps = self.settings_panel.total_steps()
-        self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
-        self.charts.start_live()
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-        self._run_started_at = time.monotonic()
-        self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
-                                   f"({total_steps:,} steps of {settings.batch_size} samples).")
-
-        def task(listener, control):
-            from prune_studio.training import fine_tune
-
-            return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
-
-        self.run.start(task, defer=self.charts.call_after_paint)
-        QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
-
-    def toggle_pause(self) -> None:
-        if self.run.state == "paused":
-            self.run.resume()
-        else:
-            self.run.pause()
-
-    def stop_run(self) -> None:
-        if self.run.running:
-            self.run.stop()
-            self.status_text.setText("Stopping after this batch…")
-
-    def _on_run_started(self, total: int, per_epoch: int, epochs: int) -> None:
-        self._run_total, self._per_epoch, self._epochs = total, max(per_epoch, 1), epochs
-        self.progress.setRange(0, max(total, 1))
-
-    def _on_baseline(self, metrics: dict) -> None:
-        self.charts.set_baseline(metrics)
-        self.log_panel.append_line(f"Before pruning, the model scores {metric_words(metrics)} on the test set.")
-
-    def _on_batches(self, batches: list) -> None:
-        self.charts.add_batches(batches)
-        step, epoch, _logs = batches[-1]
-        self.progress.setValue(step)
-        elapsed = time.monotonic() - self._run_started_at
-        left = elapsed / step * (self._run_total - step) if step else 0
-        self.progress.setFormat(f"epoch {epoch + 1}/{self._epochs} · step {step:,}/{self._run_total:,} · {int(left) // 60}:{int(left) % 60:02d} left")
-        self.status_text.setText("Paused" if self.run.state == "paused" else "Fine-tuning…")
-
-    def _on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self.charts.add_epoch((epoch + 1) * self._per_epoch, logs)
-        self.log_panel.append_line(f"Epoch {epoch + 1} of {self._epochs} done: {metric_words(logs, validation=True)} "
-                                   "on the validation data.")
-
-    def _on_run_finished(self, result) -> None:
-        self.charts.stop_live()
-        self.progress.setVisible(False)
-        self.session.result = result
-        word = "Stopped" if result.stopped else "Finished"
-        self.status_text.setText(f"{word}: {result_sentence(result)}")
-        self.log_panel.append_line(f"{word}: after pruning, the model scores {metric_words(result.final)} on the test set.")
-        self._update_panels()
-        self._update_actions()
-        self._on_selection()
-        self.runFinished.emit(result)
-        if self._close_after_run:
-            QTimer.singleShot(0, self.close)
-
-    def _on_run_failed(self, exc) -> None:
-        self.charts.stop_live()
-        self.progress.setVisible(False)
-        self.status_text.setText("Run failed")
-        show_error(self, "Fine-tune", exc, modal=not self._close_after_run)
-        self._update_actions()
-        self.runFinished.emit(None)
-        if self._close_after_run:
-            QTimer.singleShot(0, self.close)
 
     # --- window state --------------------------------------------------------------------
     def _set_dirty(self, dirty: bool) -> None:

@@ -1,0 +1,229 @@
+"""The result view's pictures: gzipped sizes, accuracy against size, and test samples.
+
+All three draw an :class:`~prune_studio.export.ExportReport` they are given; nothing here runs
+a model. The "see it work" strip shows the predictions the export stored in
+``report.samples`` and stays hidden when there are none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
+
+from prune_studio.ui.empty_state import EmptyState
+from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
+
+INK = CHART_COLOURS["light"]["fg"]
+BASE_COLOUR, FILE_COLOUR, BEST_COLOUR, BAD_COLOUR = "#9aa3ad", "#2b7bb9", "#1e8e3e", "#d93025"
+
+
+def short_name(name: str) -> str:
+    """``"TFLite full-integer int8"`` -> ``"int8"``: a label that fits under a dot or a sample."""
+    text = name.replace("TFLite ", "").replace("full-integer ", "").replace("dynamic-range int8", "dynamic int8")
+    return text.replace("Keras model (.keras)", ".keras").replace("Keras HDF5 (.h5)", ".h5")
+
+
+def _white_plot(title: str) -> pg.PlotWidget:
+    """A white chart with dark ink in both themes (it is also what a screenshot shows)."""
+    chart = pg.PlotWidget(background="w")
+    chart.setProperty(KEEP_COLOURS, True)
+    chart.setTitle(title, color=INK)
+    chart.setMouseEnabled(x=False, y=False)
+    chart.hideButtons()
+    chart.setMenuEnabled(False)
+    for axis in ("left", "bottom"):
+        chart.getAxis(axis).setPen(INK)
+        chart.getAxis(axis).setTextPen(INK)
+    chart.setMinimumHeight(230)
+    return chart
+
+
+class SizeChart(QWidget):
+    """Horizontal bars of each file's gzipped size, the baseline grey and first."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.chart = _white_plot("Gzipped size (KB)")
+        self.chart.getPlotItem().invertY(True)
+        self.chart.showGrid(x=True, alpha=0.25)
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.6, brushes=[])
+        self.chart.addItem(self.bars)
+        self.labels: list[pg.TextItem] = []
+        self.empty = EmptyState(self.chart.getPlotItem(), "Export to compare sizes.")
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.chart)
+        self.shown: list[tuple[str, float]] = []
+
+    def show_rows(self, rows: list[dict]) -> None:
+        sized = [r for r in rows if r.get("gzip_bytes")]
+        for label in self.labels:
+            self.chart.removeItem(label)
+        self.labels = []
+        self.shown = [(r["name"], r["gzip_bytes"] / 1000) for r in sized]
+        ys = list(range(len(sized)))
+        kb = [r["gzip_bytes"] / 1000 for r in sized]
+        brushes = [BASE_COLOUR if i == 0 else (BEST_COLOUR if r.get("recommended") else FILE_COLOUR) for i, r in enumerate(sized)]
+        self.bars.setOpts(x0=[0] * len(ys), y=ys, width=kb, brushes=brushes, height=0.6)
+        left = self.chart.getAxis("left")
+        left.setTicks([[(y, short_name(r["name"]).replace("Baseline (as opened)", "baseline")) for y, r in zip(ys, sized)]])
+        for y, value in zip(ys, kb):
+            label = pg.TextItem(f"{value:,.0f}", color=INK, anchor=(0, 0.5))
+            label.setPos(value, y)
+            self.chart.addItem(label)
+            self.labels.append(label)
+        self.empty.set_empty(not sized)
+        if sized:
+            self.chart.setYRange(-0.6, len(ys) - 0.4, padding=0)
+            self.chart.setXRange(0, max(kb) * 1.18, padding=0)
+
+
+class AccuracyScatter(QWidget):
+    """One dot per file: gzipped size across, test accuracy up; the baseline a grey star."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.chart = _white_plot("Accuracy against size")
+        self.chart.setLabel("bottom", "gzipped KB", color=INK)
+        self.chart.setLabel("left", "accuracy %", color=INK)
+        self.chart.showGrid(x=True, y=True, alpha=0.25)
+        self.dots = pg.ScatterPlotItem()
+        self.chart.addItem(self.dots)
+        self.labels: list[pg.TextItem] = []
+        self.empty = EmptyState(self.chart.getPlotItem(), "Export to plot accuracy against size.")
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.chart)
+        self.points: list[dict] = []
+
+    def show_rows(self, rows: list[dict]) -> None:
+        for label in self.labels:
+            self.chart.removeItem(label)
+        self.labels = []
+        self.points = []
+        for i, r in enumerate(rows):
+            if not r.get("gzip_bytes") or r.get("accuracy") is None or (i and not r.get("ok")):
+                continue
+            baseline = i == 0
+            colour = BASE_COLOUR if baseline else (BEST_COLOUR if r.get("recommended") else FILE_COLOUR)
+            self.points.append({"pos": (r["gzip_bytes"] / 1000, 100 * r["accuracy"]), "size": 18 if baseline else 13,
+                                "symbol": "star" if baseline else "o", "brush": colour, "pen": pg.mkPen("w"),
+                                "data": r["name"], "baseline": baseline})
+        ordered = sorted(self.points, key=lambda p: p["baseline"])  # the baseline's star on top
+        self.dots.setData([{k: v for k, v in p.items() if k != "baseline"} for p in ordered])
+        for pos, names in _groups(self.points).items():
+            label = pg.TextItem(", ".join(names), color=INK, anchor=(0, 1))
+            label.setPos(*pos)
+            self.chart.addItem(label)
+            self.labels.append(label)
+        self.empty.set_empty(not self.points)
+        if self.points:
+            xs = np.array([p["pos"][0] for p in self.points])
+            ys = np.array([p["pos"][1] for p in self.points])
+            self.chart.setXRange(0, xs.max() * 1.3, padding=0)
+            low, high = ys.min(), ys.max()
+            pad = max(0.5, (high - low) * 0.35)
+            self.chart.setYRange(low - pad, min(100.0, high + pad) + 0.2, padding=0)
+
+
+def _groups(points: list[dict]) -> dict[tuple, list[str]]:
+    """Names of the dots that sit on (almost) the same spot, so their labels do not overprint."""
+    if not points:
+        return {}
+    xs = [p["pos"][0] for p in points]
+    ys = [p["pos"][1] for p in points]
+    dx, dy = max(max(xs) * 0.04, 1e-9), max((max(ys) - min(ys)) * 0.04, 0.05)
+    groups: dict[tuple, list[str]] = {}
+    for p in sorted(points, key=lambda p: not p["baseline"]):
+        name = "baseline" if p["baseline"] else short_name(p["data"])
+        spot = next((k for k in groups if abs(k[0] - p["pos"][0]) <= dx and abs(k[1] - p["pos"][1]) <= dy), None)
+        groups.setdefault(spot or p["pos"], []).append(name)
+    return groups
+
+
+def _image_pixmap(x: np.ndarray, size: int) -> QPixmap | None:
+    """A test input as a small picture, when it looks like an image (H x W [x 1|3])."""
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or min(a.shape[:2]) < 4 or (a.ndim == 3 and a.shape[-1] != 3):
+        return None
+    low, high = float(a.min()), float(a.max())
+    a = np.uint8(255 * (a - low) / (high - low or 1.0))
+    a = np.ascontiguousarray(255 - a if a.ndim == 2 else a)  # digits: dark ink on white
+    h, w = a.shape[:2]
+    fmt = QImage.Format.Format_Grayscale8 if a.ndim == 2 else QImage.Format.Format_RGB888
+    image = QImage(a.data, w, h, a.strides[0], fmt).copy()
+    return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+class SampleStrip(QFrame):
+    """Test samples in columns: the input, the true class, the baseline's and each file's guess.
+
+    A guess that differs from the true class is red; hidden when the report has no samples.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("sampleStrip")
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 4, 0, 4)
+        self.grid.setHorizontalSpacing(14)
+        self.grid.setVerticalSpacing(2)
+        self.mismatches = 0
+        self.cells: dict[tuple[int, int], QLabel] = {}
+        self.image_size = 44
+        self.hide()
+
+    def _clear(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()
+                item.widget().deleteLater()
+        self.cells = {}
+
+    def show_samples(self, samples: list[dict], names: list[str], x_test=None) -> None:
+        self._clear()
+        self.mismatches = 0
+        self.setVisible(bool(samples))
+        if not samples:
+            return
+        rows = ["input", "true class", "baseline"] + names
+        for r, text in enumerate(rows):
+            head = QLabel(short_name(text))
+            head.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            bold = QFont(head.font())
+            bold.setBold(r < 3)
+            head.setFont(bold)
+            self.grid.addWidget(head, r, 0)
+        for c, sample in enumerate(samples, start=1):
+            picture = QLabel()
+            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            pixmap = None
+            index = sample.get("index")
+            if x_test is not None and index is not None and 0 <= index < len(x_test):
+                pixmap = _image_pixmap(x_test[index], self.image_size)
+            if pixmap is not None:
+                picture.setPixmap(pixmap)
+            else:
+                values = np.ravel(x_test[index])[:3] if x_test is not None and index is not None and 0 <= index < len(x_test) else []
+                picture.setText(", ".join(f"{v:.2g}" for v in values) + ("…" if len(values) else f"#{index}"))
+            self.grid.addWidget(picture, 0, c)
+            truth = sample.get("label")
+            guesses = [truth, sample.get("baseline_pred")] + [sample.get("preds", {}).get(n) for n in names]
+            for r, guess in enumerate(guesses, start=1):
+                cell = QLabel("" if guess is None else str(guess))
+                cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                wrong = r > 1 and guess is not None and guess != truth
+                if wrong:
+                    self.mismatches += 1
+                    cell.setStyleSheet(f"color: white; background: {BAD_COLOUR}; border-radius: 3px; font-weight: 600;")
+                    cell.setToolTip(f"Predicted {guess}, the true class is {truth}.")
+                cell.setProperty("mismatch", wrong)
+                self.cells[(r, c)] = cell
+                self.grid.addWidget(cell, r, c)
+        self.grid.setColumnStretch(len(samples) + 1, 1)

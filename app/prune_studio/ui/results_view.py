@@ -1,0 +1,228 @@
+"""The result view: what an export achieved, at a glance and in full, across the whole window.
+
+Headline cards ("TFLite int8: 10.1x smaller, -0.8 pts, 3.1x faster, verified", the
+recommended file marked), the full comparison table with every column in view, the size chart
+beside accuracy against size, and a strip of test samples with each file's prediction. It
+reads an :class:`~prune_studio.export.ExportReport`; the fields later exports add
+(``recommended``, ``advice``, ``speedup``, ``baseline_label``, ``samples``) are used when present.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_studio.export.html_report import format_bytes
+from prune_studio.ui.results_charts import AccuracyScatter, SampleStrip, SizeChart, short_name
+
+COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "ms/sample", "Faster", "Verified", "Note")
+CARDS_PER_ROW = 5
+
+
+def _times(value: float | None, more: str, less: str) -> str:
+    if not value:
+        return ""
+    return f"{value:.1f}x {more}" if value >= 1 else f"{1 / value:.1f}x {less}"
+
+
+def headline(row: dict) -> str:
+    """``"TFLite int8: 10.1x smaller, -0.8 pts, 3.1x faster, verified"`` for one artifact row."""
+    parts = [_times(row.get("ratio"), "smaller", "larger")]
+    change = row.get("accuracy_change")
+    if change is not None:
+        parts.append(f"{100 * change:+.1f} pts")
+    parts.append(_times(row.get("speedup"), "faster", "slower"))
+    parts.append("verified" if row.get("ok") else "not verified")
+    return f"{short_name(row['name'])}: " + ", ".join(p for p in parts if p)
+
+
+def cells(row: dict) -> list[str]:
+    """One row of :data:`COLUMNS` as text."""
+    pct = lambda v: "" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    change = row.get("accuracy_change")
+    name = row["name"] + ("  ★" if row.get("recommended") else "")
+    return [
+        name, format_bytes(row.get("bytes")), format_bytes(row.get("gzip_bytes")),
+        "" if row.get("ratio") is None else f"{row['ratio']:.1f}x",
+        "" if row.get("nonzero") is None else f"{row['nonzero']:,}",
+        pct(row.get("accuracy")), "" if change is None else f"{100 * change:+.1f} pts",
+        "" if row.get("latency_ms") is None else f"{row['latency_ms']:.3f}",
+        "" if not row.get("speedup") else f"{row['speedup']:.1f}x",
+        "yes" if row.get("ok") else ("not kept" if row.get("dropped") else "no"),
+        row.get("advice") or row.get("note") or "",
+    ]
+
+
+class ResultCard(QFrame):
+    """One artifact's headline; the recommended one has a green frame and says so."""
+
+    def __init__(self, row: dict, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.row = row
+        self.recommended = bool(row.get("recommended"))
+        self.headline = headline(row)
+        self.setObjectName("resultCardBest" if self.recommended else "resultCard")
+        colour = "#1e8e3e" if self.recommended else "#b8c0cc"
+        self.setStyleSheet(f"QFrame#{self.objectName()} {{ border: {2 if self.recommended else 1}px solid {colour}; border-radius: 6px; }}")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.title = QLabel(("★ Recommended · " if self.recommended else "") + row["name"])
+        self.numbers = QLabel(self.headline.split(": ", 1)[1])
+        self.numbers.setWordWrap(True)
+        note = row.get("advice") or (f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else "")
+        self.note = QLabel(note)
+        self.note.setWordWrap(True)
+        self.note.setVisible(bool(note))
+        self.setToolTip(row.get("advice") or row.get("note") or "")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(2)
+        for label in (self.title, self.numbers, self.note):
+            layout.addWidget(label)
+        self.set_scale(1.0)
+
+    def set_scale(self, scale: float) -> None:
+        base = QFont(self.font())
+        size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
+        for label, factor, bold in ((self.title, 1.0, True), (self.numbers, 1.2, True), (self.note, 0.9, False)):
+            font = QFont(base)
+            font.setPointSizeF(size * factor * scale)
+            font.setBold(bold)
+            label.setFont(font)
+        self.numbers.setStyleSheet("color: #1e8e3e;" if self.recommended else "")
+
+
+class ResultsView(QWidget):
+    """Full-width comparison of one export; see the module docstring."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.report = None
+        self._x_test = None
+        self.scale = 1.0
+        self.cards: list[ResultCard] = []
+        self.heading = QLabel("Export the model (Export tab) to see here how much smaller, how accurate and how fast each file is.")
+        self.heading.setWordWrap(True)
+        self.cards_box = QWidget()
+        self.cards_grid = QGridLayout(self.cards_box)
+        self.cards_grid.setContentsMargins(0, 0, 0, 0)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.size_chart = SizeChart()
+        self.scatter = AccuracyScatter()
+        charts = QHBoxLayout()
+        charts.addWidget(self.size_chart, 1)
+        charts.addWidget(self.scatter, 1)
+        self.strip_title = QLabel("<b>See it work</b>: test samples, each file's prediction (red: wrong)")
+        self.strip = SampleStrip()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.cards_box)
+        layout.addWidget(self.table)
+        layout.addLayout(charts, 1)
+        layout.addWidget(self.strip_title)
+        layout.addWidget(self.strip)
+        self.strip_title.hide()
+        self.table.hide()
+
+    def set_dataset(self, dataset) -> None:
+        """The data set whose test split the samples' ``index`` points into."""
+        self._x_test = getattr(dataset, "x_test", None)
+
+    def show_report(self, report) -> None:
+        """Fill the cards, the table, the charts and the samples from ``report``."""
+        self.report = report
+        rows = report.rows()
+        files = [r for r in rows[1:] if r.get("ok")]
+        best = next((r for r in files if r.get("recommended")), None)
+        where = f" in {report.out_dir}" if getattr(report, "out_dir", "") else ""
+        text = f"<b>{len(files)} file(s) written and verified</b>{where}."
+        if best is not None:
+            text += f" Use <b>{best['name']}</b>: {best.get('advice') or headline(best)}"
+        self.heading.setText(text)
+        self._fill_cards(files)
+        self._fill_table(rows)
+        self.size_chart.show_rows(rows)
+        self.scatter.show_rows(rows)
+        samples = list(getattr(report, "samples", None) or [])
+        predicted = {name for sample in samples for name in (sample.get("preds") or {})}
+        self.strip.show_samples(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
+        self.strip_title.setVisible(bool(samples))
+
+    def _fill_cards(self, files: list[dict]) -> None:
+        for card in self.cards:
+            self.cards_grid.removeWidget(card)
+            card.hide()
+            card.deleteLater()
+        self.cards = [ResultCard(r) for r in files]
+        for i, card in enumerate(self.cards):
+            card.set_scale(self.scale)
+            self.cards_grid.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
+
+    def _fill_table(self, rows: list[dict]) -> None:
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(cells(row)):
+                item = QTableWidgetItem(text)
+                if 0 < c < len(COLUMNS) - 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if r and not row.get("ok"):
+                    item.setForeground(QColor("#8a9099" if row.get("dropped") else "#b00020"))
+                if row.get("recommended"):
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                item.setToolTip(row.get("advice") or row.get("note") or row.get("path") or text)
+                self.table.setItem(r, c, item)
+        self.table.setVisible(bool(rows))
+        self._fit_table_height()
+
+    def _fit_table_height(self) -> None:
+        self.table.resizeRowsToContents()
+        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
+        height += sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(height)
+
+    def set_scale(self, scale: float) -> None:
+        """Presentation mode: cards, table and charts ``scale`` times larger."""
+        self.scale = scale
+        for card in self.cards:
+            card.set_scale(scale)
+        font = QFont(self.font())
+        if scale != 1.0 and font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * scale)
+        self.table.setFont(font)
+        self.heading.setFont(font)
+        for chart in (self.size_chart.chart, self.scatter.chart):
+            tick = QFont(font)
+            for axis in ("left", "bottom"):
+                chart.getAxis(axis).setStyle(tickFont=tick)
+            chart.getPlotItem().titleLabel.setText(chart.getPlotItem().titleLabel.text, size=f"{11 * scale:.0f}pt")
+        if self.report is not None:
+            self._fit_table_height()
+
+    def is_empty(self) -> bool:
+        return self.report is None

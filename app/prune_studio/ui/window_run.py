@@ -1,0 +1,110 @@
+"""The main window's runs: start, pause, stop, and what a run reports while it trains.
+
+A mixin of :class:`~prune_studio.ui.main_window.MainWindow` (kept apart so each file stays
+readable). The fine-tune itself runs in :class:`~prune_studio.ui.run_controller.RunController`'s
+worker thread; these methods only show what it reports.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QTimer
+
+from prune_studio.ui.notify import show_error
+from prune_studio.ui.plan_stats import metric_words, result_sentence
+
+
+class RunMixin:
+    """Running the fine-tune from the window."""
+
+    def start_run(self) -> None:
+        """Start fine-tuning the current plan in the worker thread.
+
+        The GUI work is spread over several event-loop turns so that no single one holds up
+        the window: charts are set up now, the charts tab is shown on the next turn, and the
+        worker thread starts once the charts have been painted.
+        """
+        from prune_studio.ui.plan_stats import overall_target_curve
+
+        s = self.session
+        if s.loaded is None or s.dataset is None or self.run.running:
+            return
+        if not any(p.enabled for p in s.plans.values()):
+            self.statusBar().showMessage("Tick at least one layer to prune first.", 5000)
+            return
+        plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
+        enabled = [n for n, p in plan.layers.items() if p.enabled]
+        total_steps = self.settings_panel.total_steps()
+        self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
+        self.charts.start_live()
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self._run_started_at = time.monotonic()
+        self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
+                                   f"({total_steps:,} steps of {settings.batch_size} samples).")
+
+        def task(listener, control):
+            from prune_studio.training import fine_tune
+
+            return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
+
+        self.run.start(task, defer=self.charts.call_after_paint)
+        QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
+
+    def toggle_pause(self) -> None:
+        if self.run.state == "paused":
+            self.run.resume()
+        else:
+            self.run.pause()
+
+    def stop_run(self) -> None:
+        if self.run.running:
+            self.run.stop()
+            self.status_text.setText("Stopping after this batch…")
+
+    def _on_run_started(self, total: int, per_epoch: int, epochs: int) -> None:
+        self._run_total, self._per_epoch, self._epochs = total, max(per_epoch, 1), epochs
+        self.progress.setRange(0, max(total, 1))
+
+    def _on_baseline(self, metrics: dict) -> None:
+        self.charts.set_baseline(metrics)
+        self.log_panel.append_line(f"Before pruning, the model scores {metric_words(metrics)} on the test set.")
+
+    def _on_batches(self, batches: list) -> None:
+        self.charts.add_batches(batches)
+        step, epoch, _logs = batches[-1]
+        self.progress.setValue(step)
+        elapsed = time.monotonic() - self._run_started_at
+        left = elapsed / step * (self._run_total - step) if step else 0
+        self.progress.setFormat(f"epoch {epoch + 1}/{self._epochs} · step {step:,}/{self._run_total:,} · {int(left) // 60}:{int(left) % 60:02d} left")
+        self.status_text.setText("Paused" if self.run.state == "paused" else "Fine-tuning…")
+
+    def _on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.charts.add_epoch((epoch + 1) * self._per_epoch, logs)
+        self.log_panel.append_line(f"Epoch {epoch + 1} of {self._epochs} done: {metric_words(logs, validation=True)} "
+                                   "on the validation data.")
+
+    def _on_run_finished(self, result) -> None:
+        self.charts.stop_live()
+        self.progress.setVisible(False)
+        self.session.result = result
+        word = "Stopped" if result.stopped else "Finished"
+        self.status_text.setText(f"{word}: {result_sentence(result)}")
+        self.log_panel.append_line(f"{word}: after pruning, the model scores {metric_words(result.final)} on the test set.")
+        self._update_panels()
+        self._update_actions()
+        self._on_selection()
+        self.runFinished.emit(result)
+        if self._close_after_run:
+            QTimer.singleShot(0, self.close)
+
+    def _on_run_failed(self, exc) -> None:
+        self.charts.stop_live()
+        self.progress.setVisible(False)
+        self.status_text.setText("Run failed")
+        show_error(self, "Fine-tune", exc, modal=not self._close_after_run)
+        self._update_actions()
+        self.runFinished.emit(None)
+        if self._close_after_run:
+            QTimer.singleShot(0, self.close)

@@ -1,0 +1,81 @@
+"""The result view after a real export in the window: cards, the whole table, charts, samples."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PySide6.QtCore import Qt
+
+from prune_studio.export import ExportSettings
+from prune_studio.export.report import Artifact
+from prune_studio.ui.results_view import COLUMNS
+from sample_predictions import samples_from_files
+
+pytestmark = pytest.mark.slow
+HEADLINE = re.compile(r"^[\w .,()-]+: \d+\.\dx (smaller|larger)(, [+-]\d+\.\d pts)?(, \d+\.\dx (faster|slower))?, verified$")
+
+
+@pytest.fixture
+def exported(qtbot, demo_as_opened, tmp_path):
+    w = demo_as_opened
+    w.resize(1280, 800)
+    panel = w.export_panel
+    panel.apply_settings(ExportSettings(keras=True, h5=False, tflite=("float32", "dynamic", "int8"), sparse=False))
+    panel.folder_edit.setText(str(tmp_path / "out"))
+    with qtbot.waitSignal(panel.exportFinished, timeout=120_000) as blocker:
+        qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
+    return w, blocker.args[0]
+
+
+def test_the_export_ends_on_a_full_width_result_view(qtbot, exported):
+    w, report = exported
+    view = w.results
+    assert w.tabs.currentWidget().isAncestorOf(view)  # shown when the export is done
+    assert not w.layer_pane.isVisible()  # the layer list is collapsed: the view has the width
+    ok = report.ok_artifacts()
+    assert len(view.cards) == len(ok) >= 3
+    for card in view.cards:
+        assert HEADLINE.match(card.headline), card.headline
+    if "recommended" in Artifact.__dataclass_fields__:  # once exports recommend a file
+        assert sum(card.recommended for card in view.cards) == 1
+        assert view.findChild(type(view.cards[0]), "resultCardBest") is not None
+    # Every column is in view at 1280 x 800: no sideways scrolling.
+    table = view.table
+    qtbot.waitUntil(lambda: table.viewport().width() > 0)
+    assert table.columnCount() == len(COLUMNS) and table.rowCount() == len(report.artifacts) + 1
+    right = table.viewport().width()
+    for c in range(table.columnCount()):
+        assert table.horizontalHeader().sectionViewportPosition(c) >= 0
+        assert table.horizontalHeader().sectionViewportPosition(c) + table.columnWidth(c) <= right + 1, COLUMNS[c]
+    assert table.columnWidth(COLUMNS.index("Note")) > 120
+    assert view.width() <= w.width() and view.parentWidget().parentWidget().horizontalScrollBar().maximum() == 0
+    # The size chart and the scatter: one bar / dot per verified file plus the baseline.
+    assert len(view.size_chart.shown) == len(ok) + 1
+    dots = view.scatter.points
+    assert len(dots) == len(ok) + 1 and sum(p["baseline"] for p in dots) == 1
+    base = next(p for p in dots if p["baseline"])
+    assert base["symbol"] == "star" and base["pos"][1] == pytest.approx(100 * report.baseline["accuracy"])
+    # Going back to the plan brings the layer list back.
+    w.tabs.setCurrentIndex(0)
+    assert w.layer_pane.isVisible()
+
+
+def test_the_sample_strip_shows_only_stored_samples_and_marks_wrong_guesses(qtbot, exported):
+    w, report = exported
+    view = w.results
+    if not getattr(report, "samples", None):
+        assert not view.strip.isVisible() and not view.strip_title.isVisible()  # nothing is computed here
+        report.samples = samples_from_files(report, w.session.dataset, w.session.loaded.model)
+        view.show_report(report)
+    samples = report.samples
+    assert view.strip.isVisible()
+    wrong = sum(1 for s in samples for guess in [s["baseline_pred"], *s["preds"].values()] if guess != s["label"])
+    assert view.strip.mismatches == wrong
+    first_pred = next(iter(samples[0]["preds"]))
+    assert samples[0]["preds"][first_pred] is not None
+    pictures = [view.strip.grid.itemAtPosition(0, c).widget() for c in range(1, len(samples) + 1)]
+    assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pictures)  # digits: images
+    for (row, _col), cell in view.strip.cells.items():
+        assert bool(cell.property("mismatch")) == ("background" in cell.styleSheet())
