@@ -13,10 +13,14 @@ from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-COLUMNS = ("Layer", "Type", "Output", "Parameters", "Prune", "Schedule", "Target")
-COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET = range(len(COLUMNS))
+from prune_studio.ui.layer_groups import group_layers
+
+COLUMNS = ("Layer", "Type", "Output", "Parameters", "Prune", "Schedule", "Target", "Zeros now")
+COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET, COL_ZEROS = range(len(COLUMNS))
 #: ``Qt.UserRole``: the :class:`LayerNode` of a row.
 NodeRole = Qt.ItemDataRole.UserRole + 1
+#: The share of zeros a layer has now during a run (float 0..1, or None): the mini-bar column.
+SparsityRole = Qt.ItemDataRole.UserRole + 2
 
 
 @dataclass(eq=False)
@@ -26,28 +30,29 @@ class LayerNode:
     info: Any
     parent: "LayerNode | None" = None
     children: list["LayerNode"] = field(default_factory=list)
+    row: int = 0
 
     @classmethod
     def build(cls, root_info: Any) -> "LayerNode":
         """The tree for a model: an invisible root whose children are its layers."""
         root = cls(info=None)
-        for child in getattr(root_info, "children", []) or []:
+        for child in group_layers(getattr(root_info, "children", []) or []):
             root._add(child)
         return root
 
     def _add(self, info: Any) -> None:
-        node = LayerNode(info=info, parent=self)
+        node = LayerNode(info=info, parent=self, row=len(self.children))
         self.children.append(node)
-        for child in getattr(info, "children", []) or []:
+        for child in group_layers(getattr(info, "children", []) or []):
             node._add(child)
+
+    def __post_init__(self) -> None:
+        #: A block of layers made by :func:`~prune_studio.ui.layer_groups.group_layers`.
+        self.is_group = bool(getattr(self.info, "is_group", False))
 
     @property
     def name(self) -> str:
         return self.info.name
-
-    @property
-    def row(self) -> int:
-        return self.parent.children.index(self) if self.parent else 0
 
     def walk(self) -> Iterator["LayerNode"]:
         """This node's descendants, depth first (not the node itself)."""
@@ -117,7 +122,11 @@ class LayerTreeModel(QAbstractItemModel):
     def __init__(self, make_plan: Callable[[str], Any] | None = None, parent=None):
         super().__init__(parent)
         self._root = LayerNode(info=None)
+        self._by_name: dict[str, LayerNode] = {}
+        self._group_names: dict[int, list[str]] = {}
+        self._live: dict[str, float] = {}
         self._plans: dict[str, Any] = {}
+        self.locked = False  # during a run: nothing can be ticked
         self._make_plan = make_plan
 
     # --- content -------------------------------------------------------------------------
@@ -125,8 +134,42 @@ class LayerTreeModel(QAbstractItemModel):
         """Show a model's layers; ``plans`` is the plan's ``layers`` dict (kept, not copied)."""
         self.beginResetModel()
         self._root = LayerNode.build(description.root)
+        self._by_name = {n.name: n for n in self._root.walk() if not n.is_group}
+        self._group_names: dict[int, list[str]] = {}
         self._plans = plans if plans is not None else {}
+        self._live = {}
         self.endResetModel()
+
+    def set_live_sparsity(self, layers: dict[str, float]) -> None:
+        """Each layer's share of zeros now (during a run), for the "Zeros now" column."""
+        self._live = dict(layers)
+        self._emit_changed(self._root, COL_ZEROS, COL_ZEROS)
+
+    def live_sparsity(self, node: LayerNode) -> float | None:
+        if node.is_group:
+            values = [self._live[n.name] for n in node.walk() if n.name in self._live]
+            return sum(values) / len(values) if values else None
+        return self._live.get(node.name)
+
+    def group_prunable(self, node: LayerNode) -> list[str]:
+        """The prunable layers inside a group."""
+        names = self._group_names.get(id(node))
+        if names is None:
+            names = self._group_names[id(node)] = [n.name for n in node.walk() if not n.is_group and n.info.prunable]
+        return names
+
+    def rows_with_depth(self) -> Iterator[tuple[LayerNode, int]]:
+        """Every row (groups too), depth first, with its depth (0 at the top)."""
+        def walk(node: LayerNode, depth: int):
+            for child in node.children:
+                yield child, depth
+                yield from walk(child, depth + 1)
+
+        return walk(self._root, 0)
+
+    def display_text(self, node: LayerNode, column: int) -> str:
+        """What a cell shows."""
+        return str(self._display(node, column) or "")
 
     def set_plans(self, plans: dict[str, Any]) -> None:
         """Replace the plan (e.g. a suggested or loaded one) and refresh the plan columns."""
@@ -141,18 +184,25 @@ class LayerTreeModel(QAbstractItemModel):
         self._make_plan = make_plan
 
     def nodes(self) -> list[LayerNode]:
-        """Every layer node, depth first."""
-        return list(self._root.walk())
+        """Every layer node, depth first (not the groups)."""
+        return [n for n in self._root.walk() if not n.is_group]
+
+    def groups(self) -> list[LayerNode]:
+        """Every group node, depth first."""
+        return [n for n in self._root.walk() if n.is_group]
 
     def prunable_nodes(self) -> list[LayerNode]:
         return [n for n in self.nodes() if n.info.prunable]
 
     def index_of(self, name: str, column: int = 0) -> QModelIndex:
         """The index of the layer called ``name`` (invalid when there is none)."""
-        for node in self.nodes():
-            if node.name == name:
-                return self.createIndex(node.row, column, node)
-        return QModelIndex()
+        node = self._by_name.get(name)
+        return self.createIndex(node.row, column, node) if node is not None else QModelIndex()
+
+    def group_index(self, name: str, column: int = 0) -> QModelIndex:
+        """The index of the group called ``name`` (invalid when there is none)."""
+        node = next((g for g in self.groups() if g.name == name), None)
+        return self.createIndex(node.row, column, node) if node is not None else QModelIndex()
 
     def is_enabled(self, name: str) -> bool:
         plan = self._plans.get(name)
@@ -161,6 +211,7 @@ class LayerTreeModel(QAbstractItemModel):
     def set_enabled(self, names: list[str], enabled: bool) -> int:
         """Switch pruning on or off for the named prunable layers; returns how many changed."""
         changed = 0
+        names = set(names)
         for node in self.nodes():
             if node.name not in names or not node.info.prunable or self.is_enabled(node.name) == enabled:
                 continue
@@ -223,7 +274,8 @@ class LayerTreeModel(QAbstractItemModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == COL_PRUNE and index.internalPointer().info.prunable:
+        node = index.internalPointer()
+        if index.column() == COL_PRUNE and not self.locked and (node.info.prunable or (node.is_group and self.group_prunable(node))):
             flags |= Qt.ItemFlag.ItemIsUserCheckable
         return flags
 
@@ -234,8 +286,12 @@ class LayerTreeModel(QAbstractItemModel):
         info, col = node.info, index.column()
         if role == NodeRole:
             return node
+        if role == SparsityRole:
+            return self.live_sparsity(node) if col == COL_ZEROS else None
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(node, col)
+        if node.is_group:
+            return self._group_data(node, col, role)
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_PRUNE and info.prunable:
             return Qt.CheckState.Checked if self.is_enabled(info.name) else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -249,8 +305,33 @@ class LayerTreeModel(QAbstractItemModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def _group_data(self, node: LayerNode, col: int, role):
+        names = self.group_prunable(node)
+        if role == Qt.ItemDataRole.CheckStateRole and col == COL_PRUNE and names:
+            on = sum(self.is_enabled(n) for n in names)
+            return (Qt.CheckState.Checked if on == len(names) else
+                    Qt.CheckState.Unchecked if on == 0 else Qt.CheckState.PartiallyChecked)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{len(node.children)} layers, {len(names)} of them prunable: tick to prune them all."
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_PARAMS, COL_TARGET):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
     def _display(self, node: LayerNode, col: int):
         info = node.info
+        if node.is_group:
+            if col == COL_PRUNE:
+                return "" if self.group_prunable(node) else "—"
+            if col == COL_ZEROS:
+                value = self.live_sparsity(node)
+                return "" if value is None else f"{value:.0%}"
+            if col == COL_TARGET:
+                on = sum(self.is_enabled(n) for n in self.group_prunable(node))
+                return f"{on} pruned" if on else ""
+            return {COL_NAME: info.name, COL_TYPE: info.type, COL_PARAMS: f"{info.params:,}"}.get(col, "")
+        if col == COL_ZEROS:
+            value = self._live.get(info.name)
+            return "" if value is None else f"{value:.0%}"
         if col == COL_NAME:
             return info.name
         if col == COL_TYPE:
@@ -270,7 +351,9 @@ class LayerTreeModel(QAbstractItemModel):
         return None
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
-        if not index.isValid() or index.column() != COL_PRUNE or role != Qt.ItemDataRole.CheckStateRole:
+        if not index.isValid() or index.column() != COL_PRUNE or role != Qt.ItemDataRole.CheckStateRole or self.locked:
             return False
         checked = Qt.CheckState(value) == Qt.CheckState.Checked
-        return self.set_enabled([index.internalPointer().name], checked) > 0
+        node = index.internalPointer()
+        names = self.group_prunable(node) if node.is_group else [node.name]
+        return self.set_enabled(names, checked) > 0

@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QComboBox,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -30,7 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from prune_studio.ui.charts import ChartPanel
-from prune_studio.ui.layer_tree_model import LayerTreeModel
+from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
+from prune_studio.ui.layer_tree_model import COL_PRUNE, COL_ZEROS, LayerTreeModel
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.results_view import ResultsView
@@ -75,18 +78,44 @@ def _scroll(widget: QWidget) -> QScrollArea:
     return area
 
 
+def _search_row(w) -> QHBoxLayout:
+    """Search box, filter, and expand/collapse buttons over the layer tree."""
+    w.layer_search = QLineEdit()
+    w.layer_search.setPlaceholderText("Search layers (Ctrl+F)")
+    w.layer_search.setClearButtonEnabled(True)
+    w.layer_search.textChanged.connect(lambda text: (w.tree_proxy.set_search(text), text and w.tree.expandAll()))
+    w.layer_filter = QComboBox()
+    for key, label in FILTERS:
+        w.layer_filter.addItem(label, key)
+    w.layer_filter.setToolTip("Show every layer, only those that can be pruned, or only those you ticked.")
+    w.layer_filter.currentIndexChanged.connect(lambda _i: (w.tree_proxy.set_mode(w.layer_filter.currentData()), w.tree.expandAll()))
+    expand, collapse = QPushButton("Expand all"), QPushButton("Collapse all")
+    expand.clicked.connect(w.tree.expandAll)
+    collapse.clicked.connect(w.tree.collapseAll)
+    row = QHBoxLayout()
+    row.addWidget(w.layer_search, 1)
+    row.addWidget(w.layer_filter)
+    row.addWidget(expand)
+    row.addWidget(collapse)
+    return row
+
+
 def build(w) -> None:
     """Create every widget of the main window ``w`` and attach them as attributes."""
     w.setAcceptDrops(True)
     w.setDockOptions(w.dockOptions() | w.DockOption.AnimatedDocks)
     w.tree_model = LayerTreeModel(make_plan=w._new_layer_plan, parent=w)
+    w.tree_proxy = LayerFilterProxy(w.tree_model, w)
     w.tree = QTreeView()
-    w.tree.setModel(w.tree_model)
+    w.tree.setModel(w.tree_proxy)
+    w.tree.setItemDelegateForColumn(COL_ZEROS, SparsityBarDelegate(w.tree))
     w.tree.setAlternatingRowColors(True)
     w.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     w.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     w.tree.setUniformRowHeights(True)
-    w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # Columns are fitted once per fill or plan change (fit_tree_columns): ResizeToContents
+    # re-measured every row at each layout, which made a 170-row tree take a second to expand.
+    w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     w.tree.header().setStretchLastSection(False)
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
@@ -116,6 +145,7 @@ def build(w) -> None:
     left_layout = QVBoxLayout(left)
     left_layout.setContentsMargins(6, 6, 0, 6)
     left_layout.addLayout(buttons)
+    left_layout.addLayout(_search_row(w))
     left_layout.addWidget(w.tree, 1)
     left_layout.addWidget(w.summary)
 
@@ -181,6 +211,7 @@ def _build_actions(w) -> None:
     w.act_stop = _action(w, "Stop", w.stop_run, "Ctrl+.", "Stop the run after the current batch", pix.SP_MediaStop)
     w.act_prune_all = _action(w, "Prune all prunable", w.prune_all_prunable, "Ctrl+Shift+A")
     w.act_same_type = _action(w, "Select same type", w.select_same_type, "Ctrl+T")
+    w.act_find = _action(w, "Find layer", lambda: (w.layer_search.setFocus(), w.layer_search.selectAll()), QKeySequence.StandardKey.Find)
     w.act_log = w.log_dock.toggleViewAction()
     w.act_log.setShortcut(QKeySequence("Ctrl+L"))
     menu = w.menuBar().addMenu("&File")
@@ -194,6 +225,7 @@ def _build_actions(w) -> None:
     edit = w.menuBar().addMenu("&Layers")
     edit.addAction(w.act_prune_all)
     edit.addAction(w.act_same_type)
+    edit.addAction(w.act_find)
     run = w.menuBar().addMenu("&Run")
     for act in (w.act_run, w.act_pause, w.act_stop):
         run.addAction(act)
@@ -247,7 +279,7 @@ def update_actions(w) -> None:
     w.act_save.setEnabled(s.loaded is not None)
     for act in (w.act_open, w.act_demo, w.act_open_recipe):
         act.setEnabled(not running and not loading)
-    w.tree.setEnabled(not running)
+    w.tree_model.locked = running  # the tree still scrolls, to follow each layer's zeros
     w.editor.setEnabled(not running)
     w.settings_panel.setEnabled(not running)
     if not ready and not running and s.loaded is not None and s.dataset is None and not loading:
@@ -279,7 +311,7 @@ def select_names(w, names: list[str]) -> None:
     """Select the rows of the named layers in the tree."""
     selection = QItemSelection()
     for name in names:
-        index = w.tree_model.index_of(name)
+        index = w.tree_proxy.mapFromSource(w.tree_model.index_of(name))
         if index.isValid():
             selection.select(index, index)
     flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
@@ -295,3 +327,24 @@ def wide_tab(w) -> bool:
 def show_layer_list(w, shown: bool) -> None:
     """Show or collapse the layer list beside the tabs."""
     w.layer_pane.setVisible(shown)
+
+
+def fit_tree_columns(w) -> None:
+    """Size the layer tree's columns to their text (after a fill or a plan change).
+
+    Measured from the model's strings with the view's font metrics: Qt's own
+    ResizeToContents asks every cell for every role, ~12,000 calls for MobileNetV2.
+    """
+    model, tree = w.tree_model, w.tree
+    metrics = tree.fontMetrics()
+    header = tree.header()
+    widths = [header.sectionSizeFromContents(c).width() for c in range(model.columnCount())]
+    check = tree.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + 8
+    for node, depth in model.rows_with_depth():
+        for c in range(len(widths)):
+            text = model.display_text(node, c)
+            extra = (depth + 1) * tree.indentation() if c == 0 else (check if c == COL_PRUNE else 0)
+            widths[c] = max(widths[c], metrics.horizontalAdvance(text) + 14 + extra if text or extra else 0)
+    widths[COL_ZEROS] = max(widths[COL_ZEROS], 96)
+    for c, width in enumerate(widths):
+        header.resizeSection(c, width)

@@ -26,7 +26,8 @@ class PlanMixin:
 
     def selected_names(self) -> list[str]:
         rows = self.tree.selectionModel().selectedRows(0)
-        return [self.tree_model.data(i, NodeRole).name for i in rows]
+        nodes = [i.data(NodeRole) for i in rows]
+        return [n.name for n in nodes if n is not None and not n.is_group]
 
     def set_pruned(self, names: list[str], enabled: bool) -> int:
         return self.tree_model.set_enabled(names, enabled)
@@ -99,6 +100,7 @@ class PlanMixin:
         self.tree_model.refresh_plan_columns()
 
     def _on_plan_changed(self) -> None:
+        window_layout.fit_tree_columns(self)
         self._set_dirty(True)
         self._update_summary()
         self._update_actions()

@@ -38,6 +38,7 @@ class RunMixin:
         total_steps = self.settings_panel.total_steps()
         self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
         self.charts.start_live()
+        self.tree_model.set_live_sparsity({})
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()
