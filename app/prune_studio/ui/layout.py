@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
 from prune_studio.ui.layer_tree_model import COL_PRUNE, COL_ZEROS, LayerTreeModel
@@ -175,7 +176,14 @@ def build(w) -> None:
     splitter.setStretchFactor(1, 1)
     w.splitter = splitter
     w.layer_pane = left
-    w.setCentralWidget(splitter)
+    w.banner = Banner()
+    central = QWidget()
+    central_layout = QVBoxLayout(central)
+    central_layout.setContentsMargins(0, 0, 0, 0)
+    central_layout.setSpacing(0)
+    central_layout.addWidget(w.banner)
+    central_layout.addWidget(splitter, 1)
+    w.setCentralWidget(central)
 
     w.log_panel = LogPanel()
     w.log_dock = QDockWidget("Log", w)

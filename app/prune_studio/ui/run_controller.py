@@ -64,6 +64,12 @@ def make_listener(feed: RunFeed):
         def on_log(self, message):
             feed.put("log", message)
 
+        def on_phase(self, name, seconds):
+            feed.put("phase", name, seconds)
+
+        def on_warning(self, kind, message):
+            feed.put("warning", kind, message)
+
     return FeedListener()
 
 
@@ -80,6 +86,8 @@ class RunController(QObject):
     epochEnded = Signal(int, dict)
     sparsity = Signal(int, float, float, dict)
     logLine = Signal(str)
+    phase = Signal(str, object)  # phase name, seconds (None when it starts)
+    warning = Signal(str, str)  # kind ("accuracy_drop"), one sentence
     finished = Signal(object)  # the task's result
     failed = Signal(object)  # the exception
     stateChanged = Signal(str)  # idle | running | paused | stopping
@@ -179,6 +187,10 @@ class RunController(QObject):
                 self.sparsity.emit(*args)
             elif kind == "log":
                 self.logLine.emit(*args)
+            elif kind == "phase":
+                self.phase.emit(*args)
+            elif kind == "warning":
+                self.warning.emit(*args)
         if batch:
             self.batches.emit(batch)
 

@@ -38,6 +38,8 @@ class RunMixin:
         total_steps = self.settings_panel.total_steps()
         self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
         self.charts.start_live()
+        self.banner.hide()
+        self._phase = ""
         self.tree_model.set_live_sparsity({})
         self.progress.setValue(0)
         self.progress.setVisible(True)
@@ -79,7 +81,8 @@ class RunMixin:
         elapsed = time.monotonic() - self._run_started_at
         left = elapsed / step * (self._run_total - step) if step else 0
         self.progress.setFormat(f"epoch {epoch + 1}/{self._epochs} · step {step:,}/{self._run_total:,} · {int(left) // 60}:{int(left) % 60:02d} left")
-        self.status_text.setText("Paused" if self.run.state == "paused" else "Fine-tuning…")
+        phase = getattr(self, "_phase", "") or "Fine-tuning"
+        self.status_text.setText("Paused" if self.run.state == "paused" else f"{phase}…")
 
     def _on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.charts.add_epoch((epoch + 1) * self._per_epoch, logs)
@@ -109,3 +112,20 @@ class RunMixin:
         self.runFinished.emit(None)
         if self._close_after_run:
             QTimer.singleShot(0, self.close)
+
+    def _on_phase(self, name: str, seconds) -> None:
+        """A phase of the run starts (``seconds`` None) or ends: shown beside the progress bar."""
+        if seconds is None:
+            self._phase = name
+            self.status_text.setText(f"{name}…")
+            self.progress.setVisible(True)
+            if name != "Fine-tuning":
+                self.progress.setFormat(f"{name}…")
+            return
+        self._phase = ""
+        self.log_panel.append_line(f"{name}: done in {seconds:.1f} s.")
+
+    def _on_warning(self, kind: str, message: str) -> None:
+        """A sentence the user should act on (``accuracy_drop``): a banner over the tabs."""
+        self.banner.show_message(message)
+        self.log_panel.append_line(f"Warning: {message}")
