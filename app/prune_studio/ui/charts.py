@@ -123,6 +123,24 @@ class ChartPanel(QWidget):
         self._timer.setInterval(REDRAW_INTERVAL_MS // len(self._plots))
         self._timer.timeout.connect(self._redraw_next_plot)
 
+    def set_scale(self, scale: float) -> None:
+        """Presentation mode: titles, tick labels and legends ``scale`` times larger."""
+        from PySide6.QtGui import QFont
+
+        tick = QFont()
+        tick.setPointSizeF(8.5 * scale)
+        for plot in self._plots:
+            plot.setTitle(plot.titleLabel.text, size=f"{10 * scale:.0f}pt")
+            for name in ("bottom", "left"):
+                plot.getAxis(name).setStyle(tickFont=tick)
+            plot.getAxis("bottom").setLabel("step", **{"font-size": f"{9 * scale:.0f}pt"})
+            if plot.legend is not None:
+                for _sample, label in plot.legend.items:
+                    label.setText(label.text, size=f"{8 * scale:.0f}pt")
+        for empty in self.empty_states:
+            empty.label.setText(empty.text, size=f"{10 * scale:.0f}pt")
+        self.scale = scale
+
     def _plot(self, title: str, row: int, col: int, legend_at_bottom: bool = True) -> pg.PlotItem:
         plot = self.view.addPlot(row=row, col=col, title=title)
         # No grid: grid lines make each axis cover its whole plot, which doubled the cost of a

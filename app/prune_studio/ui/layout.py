@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_studio.ui import presentation
 from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
@@ -239,6 +240,9 @@ def _build_actions(w) -> None:
         run.addAction(act)
     view = w.menuBar().addMenu("&View")
     view.addAction(w.act_log)
+    presentation.setup(w)
+    view.addAction(w.act_present)
+    view.addSeparator()
     for i, title in enumerate(["Schedule", "Data and training", "Live charts"]):
         view.addAction(_action(w, title, lambda i=i: w.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}"))
     bar = w.addToolBar("Main")
