@@ -42,3 +42,5 @@ class EmptyState:
             self.plot.getAxis(name).setStyle(showValues=not empty)
         if empty:
             self.plot.setXRange(0, 1, padding=0)
+        else:
+            self.plot.enableAutoRange(axis="x")

@@ -181,6 +181,7 @@ class ExportPanel(QWidget):
         self.chart.getPlotItem().invertY(True)
         self.chart.getAxis("left").setWidth(190)
         self.chart_empty = EmptyState(self.chart.getPlotItem(), "Export to compare the files' sizes here.")
+        self.chart.getPlotItem().legend.setVisible(False)
 
         result_buttons = QHBoxLayout()
         self.copy_button = QPushButton("Copy as CSV")
@@ -399,6 +400,7 @@ class ExportPanel(QWidget):
         self.chart.setYRange(-0.7, max(0, len(ys) - 0.3), padding=0)
         self.chart.enableAutoRange(axis="x")
         self.chart_empty.set_empty(not sized)
+        self.chart.getPlotItem().legend.setVisible(bool(sized))
         self._update_enabled()
 
     def chart_png(self) -> bytes:

@@ -35,7 +35,7 @@ from prune_studio.ui import presentation
 from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
-from prune_studio.ui.layer_tree_model import COL_PRUNE, COL_ZEROS, LayerTreeModel
+from prune_studio.ui.layer_tree_model import COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, LayerTreeModel
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.results_view import ResultsView
@@ -119,6 +119,9 @@ def build(w) -> None:
     # re-measured every row at each layout, which made a 170-row tree take a second to expand.
     w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     w.tree.header().setStretchLastSection(False)
+    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, then the rest.
+    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS)):
+        w.tree.header().moveSection(w.tree.header().visualIndex(column), visual)
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
     w.global_target.setValue(80)

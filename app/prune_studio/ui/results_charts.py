@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
@@ -23,7 +23,8 @@ BASE_COLOUR, FILE_COLOUR, BEST_COLOUR, BAD_COLOUR = "#9aa3ad", "#2b7bb9", "#1e8e
 def short_name(name: str) -> str:
     """``"TFLite full-integer int8"`` -> ``"int8"``: a label that fits under a dot or a sample."""
     text = name.replace("TFLite ", "").replace("full-integer ", "").replace("dynamic-range int8", "dynamic int8")
-    return text.replace("Keras model (.keras)", ".keras").replace("Keras HDF5 (.h5)", ".h5")
+    text = text.replace("Keras model (.keras)", ".keras").replace("Keras HDF5 (.h5)", ".h5")
+    return text.replace("Keras (stripped)", ".keras")
 
 
 def _white_plot(title: str) -> pg.PlotWidget:
@@ -37,11 +38,20 @@ def _white_plot(title: str) -> pg.PlotWidget:
     for axis in ("left", "bottom"):
         chart.getAxis(axis).setPen(INK)
         chart.getAxis(axis).setTextPen(INK)
-    chart.setMinimumHeight(230)
+    chart.setMinimumSize(280, 200)
     return chart
 
 
-class SizeChart(QWidget):
+class _Chart(QWidget):
+    """A chart that asks for little height: the result page's height-for-width layout (its
+    text wraps) sizes the page from preferred heights, and a plot's large one pushed the
+    charts below the window's edge at 1280x800."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(380, 220)
+
+
+class SizeChart(_Chart):
     """Horizontal bars of each file's gzipped size, the baseline grey and first."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -81,7 +91,7 @@ class SizeChart(QWidget):
             self.chart.setXRange(0, max(kb) * 1.18, padding=0)
 
 
-class AccuracyScatter(QWidget):
+class AccuracyScatter(_Chart):
     """One dot per file: gzipped size across, test accuracy up; the baseline a grey star."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -114,8 +124,9 @@ class AccuracyScatter(QWidget):
                                 "data": r["name"], "baseline": baseline})
         ordered = sorted(self.points, key=lambda p: p["baseline"])  # the baseline's star on top
         self.dots.setData([{k: v for k, v in p.items() if k != "baseline"} for p in ordered])
-        for pos, names in _groups(self.points).items():
-            label = pg.TextItem(", ".join(names), color=INK, anchor=(0, 1))
+        for i, (pos, names) in enumerate(sorted(_groups(self.points).items())):
+            # Neighbours alternate above and below their dots, so labels do not overprint.
+            label = pg.TextItem("\n".join(names), color=INK, anchor=(0, 1) if i % 2 == 0 else (0, 0))
             label.setPos(*pos)
             self.chart.addItem(label)
             self.labels.append(label)
@@ -175,7 +186,7 @@ class SampleStrip(QFrame):
         self.grid.setVerticalSpacing(2)
         self.mismatches = 0
         self.cells: dict[tuple[int, int], QLabel] = {}
-        self.image_size = 44
+        self.image_size = 36
         self.hide()
 
     def _clear(self) -> None:

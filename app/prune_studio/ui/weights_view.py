@@ -70,6 +70,8 @@ class _LayerPlot(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", bottom)
         plot.setLabel("left", left)
+        for name in ("left", "bottom"):  # "|weight| (x0.001)" reads badly: plain numbers
+            plot.getAxis(name).enableAutoSIPrefix(False)
         self.shown: dict | None = None
 
     def show_layer(self, hist: dict | None) -> None:
