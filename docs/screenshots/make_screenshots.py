@@ -1,20 +1,31 @@
-"""Render the main window's screenshots (run under Xvfb or offscreen).
+"""Render the main window's screenshots at 1280x800 from the real window (run under Xvfb).
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py dark
+
+The light run walks through the demo: the plan, the settings, a run in progress, the finished
+run, the weights of a layer, the sensitivity scan, the export and its result view, presentation
+mode; then MobileNetV2's layer tree. Exports made before ``ExportReport.samples`` existed carry
+no samples: the result view's strip is then filled from the exported files
+(``tests/ui/sample_predictions.py``) so the picture shows it.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SIZE = (1280, 800)
 
 
-def wait(app: QApplication, condition, timeout: float = 120.0) -> None:
+def wait(app: QApplication, condition, timeout: float = 300.0) -> None:
     end = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > end:
@@ -23,51 +34,120 @@ def wait(app: QApplication, condition, timeout: float = 120.0) -> None:
         time.sleep(0.01)
 
 
-def main(scheme: str | None = None) -> None:
-    from prune_studio.ui.app import create_window
-    from prune_studio.ui.layout import fit_panes, select_names
-    from prune_studio.ui import theme
+def settle(app: QApplication, seconds: float = 0.3) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    if scheme:  # render as if the system used this colour scheme
-        theme.system_scheme = lambda: scheme
+
+def shoot(app, window, name: str) -> None:
+    settle(app)
+    window.grab().save(str(HERE / f"{name}.png"))
+    print("wrote", name)
+
+
+def demo(app, scheme: str | None) -> None:
+    from prune_studio.export import ExportSettings
+    from prune_studio.ui.app import create_window
+    from prune_studio.ui.layout import fit_panes, select_names, show_tab
+
     window = create_window(demo=True)
-    window.resize(1280, 800)  # the smallest size the window must work at
+    window.resize(*SIZE)
     window.show()
     fit_panes(window)
     wait(app, lambda: window.session.dataset is not None and not window.is_busy())
-    window.settings_panel.epochs.setValue(6)
     window.prune_all_prunable()
     select_names(window, ["dense1"])
-    [app.processEvents() for _ in range(20)]
-    suffix = f"_{scheme}" if scheme else ""
-    window.grab().save(str(HERE / f"main_window{suffix}.png"))
+    wait(app, lambda: not window.is_busy())
     if scheme:
-        window._dirty = False
-        window.close()
+        shoot(app, window, f"main_window_{scheme}")
+        window.close_without_asking()
         return
+    shoot(app, window, "main_window")
     window.tabs.setCurrentIndex(1)
-    [app.processEvents() for _ in range(20)]
-    window.grab().save(str(HERE / "settings.png"))
+    shoot(app, window, "settings")
     window.start_run()
     wait(app, lambda: window.progress.value() > 0.45 * max(window.progress.maximum(), 1))
-    time.sleep(0.2)
-    [app.processEvents() for _ in range(20)]
-    window.grab().save(str(HERE / "running.png"))
+    shoot(app, window, "running")
     done = []
     window.runFinished.connect(done.append)
-    wait(app, lambda: bool(done), 300)
-    [app.processEvents() for _ in range(20)]
-    window.grab().save(str(HERE / "finished.png"))
+    wait(app, lambda: bool(done), 600)
+    shoot(app, window, "finished")
     window.tabs.setCurrentIndex(0)
+    select_names(window, ["dense1"])
     wait(app, lambda: not window.is_busy())
-    [app.processEvents() for _ in range(20)]
-    window.grab().save(str(HERE / "finished_weights.png"))
+    shoot(app, window, "finished_weights")
     window.weights.buttons.button(1).click()  # the zeros map of the same layer
-    [app.processEvents() for _ in range(20)]
-    window.grab().save(str(HERE / "finished_zeros.png"))
-    window._dirty = False
-    window.close()
+    shoot(app, window, "finished_zeros")
+    if window.scan_panel is not None:
+        show_tab(window, window.scan_panel)
+        window.scan_panel.start_scan()
+        wait(app, lambda: window.scan_panel.result is not None and not window.scan_panel.is_scanning(), 600)
+        shoot(app, window, "scan_panel")
+
+    out = Path(tempfile.mkdtemp(prefix="prune-studio-shots-"))
+    panel = window.export_panel
+    panel.apply_settings(ExportSettings(keras=True, h5=False, tflite=("float32", "dynamic", "int8"), sparse=False))
+    panel.folder_edit.setText(str(out))
+    show_tab(window, panel)
+    shoot(app, window, "export_panel")
+    reports = []
+    panel.exportFinished.connect(reports.append)
+    panel.start_export()
+    wait(app, lambda: bool(reports) and not panel.is_running(), 600)
+    report = reports[0]
+    if not getattr(report, "samples", None):
+        sys.path.insert(0, str(ROOT / "tests" / "ui"))
+        from sample_predictions import samples_from_files
+
+        report.samples = samples_from_files(report, window.session.dataset, window.session.loaded.model)
+        window.results.show_report(report)
+    shoot(app, window, "results")
+    window.act_present.setChecked(True)
+    settle(app, 0.8)
+    window.grab().scaled(*SIZE).save(str(HERE / "results_presentation.png"))
+    window.act_present.setChecked(False)
+    window.close_without_asking()
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def mobilenet(app) -> None:
+    from prune_studio.compat import keras
+    from prune_studio.ui.app import create_window
+    from prune_studio.ui.layout import select_names
+
+    folder = Path(tempfile.mkdtemp(prefix="prune-studio-mobilenet-"))
+    path = folder / "mobilenet_v2.keras"
+    keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), classes=10).save(path)
+    window = create_window(str(path))
+    window.resize(*SIZE)
+    window.show()
+    wait(app, lambda: window.session.description is not None and not window.is_busy())
+    group = window.tree_model.group_index("block_3", 4)
+    window.tree_model.setData(group, 2, 10)  # tick every prunable layer of block_3 (Checked, CheckStateRole)
+    window.tree.collapseAll()
+    for name in ("block_2", "block_3"):
+        window.tree.expand(window.tree_proxy.mapFromSource(window.tree_model.group_index(name)))
+    select_names(window, ["block_3_project"])
+    shoot(app, window, "mobilenet_tree")
+    window.close_without_asking()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(scheme: str | None = None) -> None:
+    from PySide6.QtCore import QSettings
+
+    from prune_studio.ui import theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    settings = tempfile.mkdtemp(prefix="prune-studio-settings-")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings)  # no recent files of yours
+    if scheme:  # render as if the system used this colour scheme
+        theme.system_scheme = lambda: scheme
+    demo(app, scheme)
+    if not scheme:
+        mobilenet(app)
 
 
 if __name__ == "__main__":

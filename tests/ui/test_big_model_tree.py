@@ -92,6 +92,7 @@ def test_the_zeros_column_follows_a_run(qtbot, demo_as_opened):
     w = demo_as_opened
     w.settings_panel.epochs.setValue(1)
     w.settings_panel.batch.setValue(128)
+    assert w.tree.isColumnHidden(COL_ZEROS)  # nothing to show before a run
     seen = []
     w.run.sparsity.connect(lambda *_a: seen.append(w.tree_model.index_of("dense1", COL_ZEROS).data()))
     with qtbot.waitSignal(w.runFinished, timeout=120_000) as blocker:
@@ -102,4 +103,4 @@ def test_the_zeros_column_follows_a_run(qtbot, demo_as_opened):
 
     live = w.tree_model.index_of("dense1", COL_ZEROS).data(SparsityRole)
     assert live == pytest.approx(result.sparsity["dense1"], abs=0.05)
-    assert w.tree.itemDelegateForColumn(COL_ZEROS) is not None
+    assert w.tree.itemDelegateForColumn(COL_ZEROS) is not None and not w.tree.isColumnHidden(COL_ZEROS)

@@ -119,6 +119,7 @@ def build(w) -> None:
     # re-measured every row at each layout, which made a 170-row tree take a second to expand.
     w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     w.tree.header().setStretchLastSection(False)
+    w.tree.setColumnHidden(COL_ZEROS, True)  # shown once a run reports zeros
     # What you act on first, what you read after: Layer, Prune, Target, Zeros now, then the rest.
     for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS)):
         w.tree.header().moveSection(w.tree.header().visualIndex(column), visual)

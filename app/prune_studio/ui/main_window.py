@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from prune_studio.ui import layout as window_layout
+from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.run_controller import RunController
 from prune_studio.ui.session import Session, load_data_task, load_model_task
@@ -159,6 +160,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
             data_spec = recipe.data_spec().to_dict()
         self.tree_model.set_description(description, self.session.plans)
         self.tree.expandAll()
+        self.tree.setColumnHidden(COL_ZEROS, True)
         window_layout.fit_tree_columns(self)
         self.charts.reset([])
         self._update_summary()

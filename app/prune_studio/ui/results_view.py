@@ -205,7 +205,8 @@ class ResultsView(QWidget):
 
     def _fit_table_height(self) -> None:
         self.table.resizeRowsToContents()
-        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
+        header = self.table.horizontalHeader()
+        height = max(header.height(), header.sizeHint().height()) + 2 * self.table.frameWidth()
         height += sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
         self.table.setFixedHeight(height)
 
@@ -218,6 +219,8 @@ class ResultsView(QWidget):
         if scale != 1.0 and font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * scale)
         self.table.setFont(font)
+        self.table.horizontalHeader().setFont(font)
+        self.table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
         self.heading.setFont(font)
         for chart in (self.size_chart.chart, self.scatter.chart):
             tick = QFont(font)

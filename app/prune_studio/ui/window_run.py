@@ -11,6 +11,7 @@ import time
 
 from PySide6.QtCore import QTimer
 
+from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.plan_stats import metric_words, result_sentence
 
@@ -41,6 +42,7 @@ class RunMixin:
         self.banner.hide()
         self._phase = ""
         self.tree_model.set_live_sparsity({})
+        self.tree.setColumnHidden(COL_ZEROS, False)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()
