@@ -189,7 +189,7 @@ class ChartPanel(QWidget):
             for i, name in enumerate(layer_names):
                 self.layer_curves[name] = _Curve(self.layer_plot, name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
         for plot, empty in zip(self._plots, self.empty_states):
-            empty.set_empty(not total_steps)
+            empty.set_empty(not total_steps, autorange=False)
             if total_steps:
                 plot.setXRange(0, total_steps, padding=0.02)
         self.set_target_curve(target_curve)

@@ -30,8 +30,12 @@ class EmptyState:
     def text(self) -> str:
         return self.label.text
 
-    def set_empty(self, empty: bool, text: str | None = None) -> None:
-        """Show the empty state (with ``text`` if given) or the plot's own axes."""
+    def set_empty(self, empty: bool, text: str | None = None, autorange: bool = True) -> None:
+        """Show the empty state (with ``text`` if given) or the plot's own axes.
+
+        Leaving it re-fits the x axis to the data unless ``autorange`` is False (the caller
+        sets a range itself: fitting first would lay the plot out twice).
+        """
         if text is not None:
             self.label.setText(text)
         self.label.setVisible(empty)
@@ -42,5 +46,5 @@ class EmptyState:
             self.plot.getAxis(name).setStyle(showValues=not empty)
         if empty:
             self.plot.setXRange(0, 1, padding=0)
-        else:
+        elif autorange:
             self.plot.enableAutoRange(axis="x")

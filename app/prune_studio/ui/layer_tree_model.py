@@ -141,8 +141,17 @@ class LayerTreeModel(QAbstractItemModel):
         self.endResetModel()
 
     def set_live_sparsity(self, layers: dict[str, float]) -> None:
-        """Each layer's share of zeros now (during a run), for the "Zeros now" column."""
-        self._live = dict(layers)
+        """Each layer's share of zeros now (during a run), for the "Zeros now" column.
+
+        Views repaint only when a value moved by half a percent or more (or on a reset): each
+        repaint of a big tree costs the GUI thread several ms during a run.
+        """
+        layers = dict(layers)
+        moved = not layers or set(layers) != set(self._live) or any(
+            abs(v - self._live.get(k, -1.0)) >= 0.005 for k, v in layers.items())
+        if not moved:
+            return
+        self._live = layers
         self._emit_changed(self._root, COL_ZEROS, COL_ZEROS)
 
     def live_sparsity(self, node: LayerNode) -> float | None:

@@ -8,6 +8,7 @@ through :func:`~prune_studio.ui.notify.show_error`.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         self.run.batches.connect(self._on_batches)
         self.run.epochEnded.connect(self._on_epoch_end)
         self.run.sparsity.connect(self.charts.add_sparsity)
-        self.run.sparsity.connect(lambda _step, _overall, _target, layers: self.tree_model.set_live_sparsity(layers))
+        self.run.sparsity.connect(self._on_live_sparsity)
         self.run.logLine.connect(self.log_panel.append_line)
         self.run.phase.connect(self._on_phase)
         self.run.warning.connect(self._on_warning)
@@ -222,6 +223,15 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
+
+    def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:
+        """The tree's "Zeros now" bars, at most twice a second (the charts show every point)."""
+        now = time.monotonic()
+        if now - getattr(self, "_live_shown_at", 0.0) >= 0.5 or not self.run.running:
+            self._live_shown_at, self._live_pending = now, None
+            self.tree_model.set_live_sparsity(layers)
+        else:
+            self._live_pending = layers
 
     def _on_export_finished(self, report) -> None:
         self.log_panel.append_line(self.export_panel.status_label.text())

@@ -92,6 +92,9 @@ class RunMixin:
                                    "on the validation data.")
 
     def _on_run_finished(self, result) -> None:
+        pending, self._live_pending = getattr(self, "_live_pending", None), None
+        if pending is not None:  # the last zeros of the run, even if they came in a burst
+            self.tree_model.set_live_sparsity(pending)
         self.charts.stop_live()
         self.progress.setVisible(False)
         self.session.result = result
