@@ -5,16 +5,18 @@ clicked-through session can be automated. Layout (``schema_version`` 1)::
 
     {
       "schema_version": 1,
-      "model": {"path": "baseline.keras", "trust": false},
+      "model": {"path": "baseline.keras", "trust": false},   (optional "custom_objects": "layers.py")
       "data": {"kind": "digits", "path": null, "options": {}},
       "plan": {... PruningPlan.to_dict() ...}      or  {"suggest": {"max_drop": 0.01}}
                                                    or  {"suggest": {"target_sparsity": 0.8}},
+              (either may add "policy": "xnnpack": prune only what XNNPack runs faster sparse)
       "training": {"epochs": 2, "batch_size": 32, "optimizer": "adam",
                    "learning_rate": 0.001, "validation_split": 0.1},
       "export": {... ExportSettings.to_dict() ...}
     }
 
-Relative paths (the model's, the data's) resolve against the recipe file's folder. Older
+Relative paths (the model's, the custom objects file's, the data's) resolve against the recipe
+file's folder; paths given on the command line resolve against the current folder. Older
 schema versions migrate forward through :data:`MIGRATIONS`. Saving then loading gives the same
 file, byte for byte.
 """
@@ -37,6 +39,8 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 SUGGEST_KEYS = ("max_drop", "target_sparsity")
+#: Names a recipe's ``plan.policy`` may take (see ``prune_studio.cli.policies``).
+POLICIES = ("xnnpack",)
 TOP_LEVEL = ("schema_version", "model", "data", "plan", "training", "export")
 
 
@@ -69,6 +73,9 @@ class Recipe:
         training: :class:`TrainingSettings`.
         export: a :class:`prune_studio.export.ExportSettings`.
         trust: allow the model file to run its own code (Lambda layers) when loading.
+        custom_objects: a Python file whose classes are registered before the model opens
+            (relative paths resolve against ``base_dir``), or ``None``.
+        policy: a pruning policy name from :data:`POLICIES` (``"xnnpack"``), or ``None``.
         base_dir: the folder relative paths resolve against (the recipe file's folder).
     """
 
@@ -79,6 +86,8 @@ class Recipe:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     export: Any = None
     trust: bool = False
+    custom_objects: str | None = None
+    policy: str | None = None
     base_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,11 +120,17 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout described in the module docstring."""
+        model = {"path": self.model_path, "trust": self.trust}
+        if self.custom_objects is not None:
+            model["custom_objects"] = self.custom_objects
+        plan = self.plan.to_dict() if self.plan is not None else {"suggest": dict(self.suggest)}
+        if self.policy is not None:
+            plan["policy"] = self.policy
         return {
             "schema_version": SCHEMA_VERSION,
-            "model": {"path": self.model_path, "trust": self.trust},
+            "model": model,
             "data": self.data.to_dict(),
-            "plan": self.plan.to_dict() if self.plan is not None else {"suggest": dict(self.suggest)},
+            "plan": plan,
             "training": self.training.to_dict(),
             "export": self.export.to_dict(),
         }
@@ -131,11 +146,15 @@ class Recipe:
         unknown = sorted(set(data) - set(TOP_LEVEL))
         if unknown:
             raise _fail(unknown[0], f"is not part of a recipe; valid fields are {', '.join(TOP_LEVEL)}")
-        model_path, trust = _parse_model(_required(data, "model", dict))
-        plan, suggest = _parse_plan(_required(data, "plan", dict))
+        model_path, trust, custom_objects = _parse_model(_required(data, "model", dict))
+        plan_data = dict(_required(data, "plan", dict))
+        policy = _parse_policy(plan_data.pop("policy", None))
+        plan, suggest = _parse_plan(plan_data)
         return cls(
             model_path=model_path,
             trust=trust,
+            custom_objects=custom_objects,
+            policy=policy,
             data=_parse_data(_required(data, "data", dict)),
             plan=plan,
             suggest=suggest,
@@ -173,17 +192,26 @@ def _required(data: dict, key: str, kind: type) -> Any:
     return data[key]
 
 
-def _parse_model(model: dict) -> tuple[str, bool]:
-    unknown = sorted(set(model) - {"path", "trust"})
+def _parse_model(model: dict) -> tuple[str, bool, str | None]:
+    unknown = sorted(set(model) - {"path", "trust", "custom_objects"})
     if unknown:
-        raise _fail(f"model.{unknown[0]}", "is not known; valid fields are path, trust")
+        raise _fail(f"model.{unknown[0]}", "is not known; valid fields are path, trust, custom_objects")
     path = model.get("path")
     if not isinstance(path, str) or not path.strip():
         raise _fail("model.path", f"must be the model file's path, got {path!r}")
     trust = model.get("trust", False)
     if not isinstance(trust, bool):
         raise _fail("model.trust", f"must be true or false, got {trust!r}")
-    return path, trust
+    custom = model.get("custom_objects")
+    if custom is not None and (not isinstance(custom, str) or not custom.endswith(".py")):
+        raise _fail("model.custom_objects", f"must be the path of a .py file, got {custom!r}")
+    return path, trust, custom
+
+
+def _parse_policy(policy: Any) -> str | None:
+    if policy is not None and policy not in POLICIES:
+        raise _fail("plan.policy", f"must be one of {', '.join(POLICIES)} (or left out), got {policy!r}")
+    return policy
 
 
 def _parse_data(data: dict) -> Any:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+from prune_studio.cli.common import (
+    DATA_HELP,
+    CliInputError,
+    add_json_flag,
+    add_model_flags,
+    cli_path,
+    data_spec_from_arg,
+    emit,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -14,7 +22,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", help="a .keras, .h5, SavedModel folder or .tflite file")
     p.add_argument("--data", required=True, help=DATA_HELP)
     p.add_argument("--batch-size", type=int, default=64, help="evaluation batch size for Keras models")
-    p.add_argument("--trust", action="store_true", help="allow the file to run its own code (Lambda layers)")
+    add_model_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -27,18 +35,18 @@ def run(args) -> int:
     if path.suffix.lower() == ".tflite":
         metrics = evaluate_tflite(path, spec)
     else:
-        metrics = evaluate_keras_file(path, spec, args.batch_size, args.trust)
+        metrics = evaluate_keras_file(path, spec, args.batch_size, args.trust, cli_path(args.custom_objects))
     payload = {"model": str(path), "data": spec.to_dict(), **metrics}
     text = f"{path.name}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.2%} on {metrics['samples']} samples"
     emit(args, payload, text)
     return 0
 
 
-def evaluate_keras_file(path: Path, spec, batch_size: int, trust: bool) -> dict:
+def evaluate_keras_file(path: Path, spec, batch_size: int, trust: bool, custom_objects: str | None = None) -> dict:
     from prune_studio.cli.common import load_inputs
     from prune_studio.training.evaluate import evaluate_keras
 
-    loaded, dataset = load_inputs(str(path), spec, trust=trust)
+    loaded, dataset = load_inputs(str(path), spec, trust=trust, custom_objects=custom_objects)
     metrics = evaluate_keras(loaded.model, dataset, loaded.compile_settings, batch_size)
     return {"format": "keras", "samples": int(dataset.num_test), **metrics}
 

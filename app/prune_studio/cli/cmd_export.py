@@ -8,6 +8,8 @@ from prune_studio.cli.common import (
     DATA_HELP,
     CliInputError,
     add_json_flag,
+    add_model_flags,
+    cli_path,
     data_spec_from_arg,
     emit,
     load_inputs,
@@ -27,7 +29,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-sparse", action="store_true", help="do not write sparse-encoded TFLite files")
     p.add_argument("--int8-io", choices=("float", "int8"), default=None, help="input/output type of the int8 model")
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
-    p.add_argument("--trust", action="store_true", help="allow the file to run its own code (Lambda layers)")
+    add_model_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -59,7 +61,8 @@ def run(args) -> int:
     if not model.exists():
         raise CliInputError(f"The model file {args.model} does not exist; give a .keras, .h5 or SavedModel path.")
     settings = export_settings(args)
-    loaded, dataset = load_inputs(str(model), data_spec_from_arg(args.data), trust=args.trust)
+    loaded, dataset = load_inputs(str(model), data_spec_from_arg(args.data), trust=args.trust,
+                                  custom_objects=cli_path(args.custom_objects))
     report = export_all(loaded.model, dataset, Path(args.out), settings, baseline_path=str(model),
                         baseline_model=loaded.model, overwrite=args.overwrite).to_dict()
     emit(args, report, "\n".join(summary_lines(report)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from prune_studio.cli.common import add_json_flag, emit
+from prune_studio.cli.common import add_json_flag, add_model_flags, cli_path, emit
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("inspect", help="list a model's layers, which can be pruned, and why not")
     p.add_argument("model", help="a Keras model file (.keras, .h5 or a SavedModel folder)")
-    p.add_argument("--trust", action="store_true", help="allow the file to run its own code (Lambda layers)")
+    add_model_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -22,7 +22,7 @@ def _rows(info, depth: int = 0):
 def run(args) -> int:
     from prune_studio.models import describe_model, load_model
 
-    loaded = load_model(args.model, trust=args.trust)
+    loaded = load_model(args.model, trust=args.trust, custom_objects_file=cli_path(args.custom_objects))
     desc = describe_model(loaded.model, path=args.model)
     layers = [
         {

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+from prune_studio.cli.common import (
+    CUSTOM_OBJECTS_HELP,
+    DATA_HELP,
+    TRUST_HELP,
+    CliInputError,
+    add_json_flag,
+    cli_path,
+    data_spec_from_arg,
+    emit,
+)
+from prune_studio.cli.policies import POLICY_HELP
 from prune_studio.cli.runtime import add_strategy_args, make_strategy
 
 
@@ -23,6 +33,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", help="the Keras model file to prune (replaces the recipe's model)")
     p.add_argument("--data", default=None, help=DATA_HELP + " (default: the recipe's data)")
     p.add_argument("--recipe", required=True, help="a recipe .json saved by the window or by 'demo'")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP + " (also the recipe's model.trust)")
+    p.add_argument("--policy", choices=("none", "xnnpack"), default=None,
+                   help="a pruning policy (replaces the recipe's plan.policy): " + POLICY_HELP)
+    p.add_argument("--custom-objects", default=None, metavar="FILE.py",
+                   help=CUSTOM_OBJECTS_HELP + " (replaces the recipe's model.custom_objects)")
     add_run_args(p)
     p.set_defaults(func=run)
 
@@ -41,7 +56,12 @@ def run(args) -> int:
     if not model.exists():
         raise CliInputError(f"The model file {args.model} does not exist; give a .keras, .h5 or SavedModel path.")
     recipe = load_recipe(args.recipe)
-    recipe.model_path = str(model.resolve())
+    recipe.model_path = cli_path(args.model)
+    recipe.trust = recipe.trust or args.trust
+    if args.custom_objects is not None:
+        recipe.custom_objects = cli_path(args.custom_objects)
+    if args.policy is not None:
+        recipe.policy = None if args.policy == "none" else args.policy
     if args.data is not None:
         recipe.data = data_spec_from_arg(args.data)
     strategy = make_strategy(args)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from prune_studio.cli.common import DATA_HELP, CliInputError, add_json_flag, data_spec_from_arg, emit
+from prune_studio.cli.common import (
+    DATA_HELP,
+    CliInputError,
+    add_json_flag,
+    add_model_flags,
+    cli_path,
+    data_spec_from_arg,
+    emit,
+)
+from prune_studio.cli.policies import POLICY_HELP
 
 
 def add_parser(subparsers) -> None:
@@ -24,7 +32,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("model", help="a Keras model file (.keras, .h5 or a SavedModel folder)")
     p.add_argument("--data", required=True, help=DATA_HELP)
-    p.add_argument("--trust", action="store_true", help="allow the model file to run its own code (Lambda layers)")
+    add_model_flags(p)
     p.add_argument("--layers", help="comma-separated layer names to scan (default: every prunable layer)")
     p.add_argument("--sparsities", default="0,30,50,70,80,90,95",
                    help="comma-separated shares of zeros to try, in percent (default: %(default)s)")
@@ -37,6 +45,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--begin-step", type=int, default=0, help="training step where the suggested pruning starts")
     p.add_argument("--end-step", type=int, default=1000, help="training step where each layer reaches its target")
     p.add_argument("--plan-out", type=Path, help="write the suggested plan to this JSON file")
+    p.add_argument("--policy", choices=("none", "xnnpack"), default=None, help="scan only the layers a pruning policy allows: " + POLICY_HELP)
     p.add_argument("--no-cache", action="store_true", help="measure again even if this scan was done before")
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -47,14 +56,20 @@ def run(args: argparse.Namespace) -> int:
     if args.plan_out is not None and args.max_drop is None and args.target_sparsity is None:
         raise CliInputError("--plan-out needs --max-drop or --target-sparsity to say which plan to suggest.")
     from prune_studio.cli.common import load_inputs
+    from prune_studio.cli.policies import allowed_layers
+    from prune_studio.cli.progress import StepLines
     from prune_studio.scan import projected_sparsity, sensitivity_scan, suggest_plan, suggest_targets
 
-    loaded, dataset = load_inputs(args.model, data_spec_from_arg(args.data), trust=args.trust)
+    loaded, dataset = load_inputs(args.model, data_spec_from_arg(args.data), trust=args.trust,
+                                  custom_objects=cli_path(args.custom_objects))
     layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
+    allowed = allowed_layers(loaded.model, args.policy)
+    if allowed is not None:
+        layers = [name for name in (layers or allowed) if name in allowed]
+    progress = StepLines()
     result = sensitivity_scan(loaded.model, dataset, layers=layers, sparsities=sparsities,
-                              max_samples=args.samples, progress=_progress, use_cache=not args.no_cache)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+                              max_samples=args.samples, progress=progress, use_cache=not args.no_cache)
+    progress.finish()
     accuracy = result.metric_name == "accuracy"
     payload = {"model": str(args.model), "data": args.data, **result.to_dict()}
     lines = _table(result)
@@ -85,12 +100,6 @@ def _percent_list(text: str) -> list[float]:
     if bad or not values:
         raise CliInputError(f"--sparsities {text!r} must hold percentages from 0 up to (not including) 100.")
     return [v / 100 for v in values]
-
-
-def _progress(fraction: float, text: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r[{fraction:4.0%}] {text}\033[K")
-        sys.stderr.flush()
 
 
 def _table(result) -> list[str]:

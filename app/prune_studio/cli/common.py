@@ -19,10 +19,23 @@ DATA_HELP = (
     "a .csv file, a folder of class sub-folders of images, or a data-spec .json file"
 )
 DEBUG_ENV = "PRUNE_STUDIO_DEBUG"
+TRUST_HELP = "allow the model file to run its own code (Lambda layers, custom classes); only for files you trust"
+CUSTOM_OBJECTS_HELP = "a Python file defining the model's custom layers/classes, which are registered before it opens"
 
 
 class CliInputError(PruneStudioError):
     """A command-line argument that cannot be used (exit code 2)."""
+
+
+def add_model_flags(parser) -> None:
+    """``--trust`` and ``--custom-objects FILE.py``, for every subcommand that opens a model file."""
+    parser.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    parser.add_argument("--custom-objects", default=None, metavar="FILE.py", help=CUSTOM_OBJECTS_HELP)
+
+
+def cli_path(text: str | None) -> str | None:
+    """A path given on the command line, absolute against the current folder (never a recipe's)."""
+    return None if text is None else str(Path(text).expanduser().resolve())
 
 
 def add_json_flag(parser) -> None:
@@ -66,7 +79,7 @@ def data_spec_from_arg(text: str):
 
     if text == "digits":
         return DataSpec(kind="digits")
-    path = Path(text).expanduser()
+    path = Path(text).expanduser().resolve()  # the current folder's, not a recipe's
     if not path.exists():
         raise CliInputError(f"--data {text!r} does not exist; give {DATA_HELP}.")
     suffix = path.suffix.lower()
@@ -85,8 +98,8 @@ def data_spec_from_arg(text: str):
     raise CliInputError(f"--data {text!r} has an unknown type {suffix!r}; give {DATA_HELP}.")
 
 
-def load_inputs(model_path: str, spec, trust: bool = False):
-    """Open a model and its data, checked against each other.
+def load_inputs(model_path: str, spec, trust: bool = False, custom_objects: str | None = None):
+    """Open a model (with the classes of a custom-objects file, if given) and its data, checked against each other.
 
     Data issues with an automatic fix (e.g. labels that need reshaping) are fixed and logged;
     one without a fix raises :class:`CliInputError`.
@@ -97,7 +110,7 @@ def load_inputs(model_path: str, spec, trust: bool = False):
     from prune_studio.data import apply_fix, check_data, load_data
     from prune_studio.models import load_model
 
-    loaded = load_model(model_path, trust=trust)
+    loaded = load_model(model_path, trust=trust, custom_objects_file=custom_objects)
     dataset = load_data(spec, input_shape=tuple(loaded.model.input_shape[1:]))
     for issue in check_data(dataset, loaded.model):
         if issue.fix_id is None:

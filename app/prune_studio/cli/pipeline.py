@@ -12,22 +12,35 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from prune_studio.cli.common import check_output_dir, load_inputs
+from prune_studio.cli.common import CliInputError, check_output_dir, load_inputs
+from prune_studio.cli.policies import allowed_layers, restrict_plan
 from prune_studio.cli.progress import ProgressBar
 from prune_studio.cli.runtime import describe_strategy
 
 
 def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
-    """The recipe's plan, or the sensitivity scan's suggested plan when the recipe asks for one."""
+    """The recipe's plan, or the scan's suggested plan when the recipe asks for one, narrowed to
+    the layers the recipe's pruning policy allows."""
+    policy = getattr(recipe, "policy", None)
+    allowed = allowed_layers(model, policy)
     if recipe.plan is not None:
-        return recipe.plan
-    from prune_studio.scan import sensitivity_scan, suggest_plan
-    from prune_studio.training import steps_for
+        plan = recipe.plan
+    else:
+        from prune_studio.scan import sensitivity_scan, suggest_plan
+        from prune_studio.training import steps_for
 
-    listener.on_log(f"Scanning layer sensitivity for a suggested plan ({recipe.suggest}).")
-    # measured on the training split, so the test split still judges the result unseen
-    scan = sensitivity_scan(model, dataset, progress=listener.phase("Scan"), split="train")
-    return suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
+        listener.on_log(f"Scanning layer sensitivity for a suggested plan ({recipe.suggest}).")
+        # measured on the training split, so the test split still judges the result unseen
+        scan = sensitivity_scan(model, dataset, layers=allowed, progress=listener.phase("Scan"), split="train")
+        plan = suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
+    plan, off = restrict_plan(plan, allowed)
+    if off and not plan.enabled_layers():
+        raise CliInputError(f"The pruning policy '{policy}' leaves none of the plan's layers to prune; "
+                            "switch on 1x1 convolutions in the plan or drop the policy.")
+    if allowed is not None:
+        listener.on_log(f"Pruning policy '{policy}': {len(plan.enabled_layers())} layer(s) pruned"
+                        + (f", {len(off)} left dense ({', '.join(off[:5])}{'...' if len(off) > 5 else ''})." if off else "."))
+    return plan
 
 
 @contextlib.contextmanager
@@ -73,7 +86,9 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
         out_dir = out_dir / f"worker-{where['task'].split(':')[1]}"
     check_output_dir(out_dir, recipe.export, overwrite)
     progress = ProgressBar()
-    loaded, dataset = load_inputs(str(recipe.model_file()), recipe.data_spec(), trust=recipe.trust)
+    custom = recipe.resolve(getattr(recipe, "custom_objects", None))
+    loaded, dataset = load_inputs(str(recipe.model_file()), recipe.data_spec(), trust=recipe.trust,
+                                  custom_objects=None if custom is None else str(custom))
     plan = resolve_plan(recipe, loaded.model, dataset, settings, progress)
 
     control = RunControl()

@@ -75,3 +75,37 @@ class ProgressBar(TrainingListener):
                 self.on_log(line)
 
         return progress
+
+
+class StepLines:
+    """A ``progress(fraction, text)`` callback: redraws one line on a terminal; otherwise prints
+    plain lines: one per layer (the text before " with "; its first measurement), one every
+    ``heartbeat_s`` during a long layer, and the last one, so pipes, logs and CI see the run
+    advance without a line per measurement.
+    """
+
+    def __init__(self, stream=None, heartbeat_s: float = 30.0):
+        self.stream = stream or sys.stderr
+        self.draw = self.stream.isatty()
+        self.heartbeat_s = heartbeat_s
+        self._subject = None
+        self._last = -1e9
+
+    def __call__(self, fraction: float, text: str) -> None:
+        line = f"[{fraction:4.0%}] {text}"
+        if self.draw:
+            self.stream.write("\r" + line + "\033[K")
+            self.stream.flush()
+            return
+        subject = text.split(" with ")[0]
+        now = time.monotonic()
+        if subject != self._subject or now - self._last >= self.heartbeat_s or fraction >= 1.0:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self._last, self._subject = now, subject
+
+    def finish(self) -> None:
+        """Clear the redrawn line (terminal only)."""
+        if self.draw:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
