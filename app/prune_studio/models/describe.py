@@ -194,6 +194,48 @@ def file_size(path) -> int | None:
     return None
 
 
+_NO_WEIGHTS = "it has no weights to prune."
+#: Why a layer kind is not pruned, first match along the class's bases; the engine's own
+#: reason is used for kinds not listed here.
+LAYER_REASONS = (
+    (("InputLayer",), "The model's input; it has no weights."),
+    (("TFOpLambda", "SlicingOpLambda"),
+     "A TensorFlow operation (such as + or a slice) on other layers' outputs; " + _NO_WEIGHTS),
+    (("Lambda",), "Runs Python code stored in the model; it has no weights the pruning engine can see."),
+    (("Pooling1D", "Pooling2D", "Pooling3D", "GlobalPooling1D", "GlobalPooling2D", "GlobalPooling3D"),
+     "Pooling keeps the largest or the average of neighbouring values; " + _NO_WEIGHTS),
+    (("Flatten", "Reshape", "Permute", "RepeatVector"),
+     "Only rearranges values into another shape; " + _NO_WEIGHTS),
+    (("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
+      "UpSampling1D", "UpSampling2D", "UpSampling3D"),
+     "Only pads, crops or repeats values to change the size; " + _NO_WEIGHTS),
+    (("Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"),
+     "Acts only while training (drops or perturbs values at random); " + _NO_WEIGHTS),
+    (("PReLU",), "An activation that learns one slope per value; its few weights are not worth pruning."),
+    (("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU"),
+     "Applies a fixed function to each value; " + _NO_WEIGHTS),
+    (("BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization"),
+     "Normalises values with a scale and a shift per channel; these few weights set every output's "
+     "range, so zeroing them would distort the model rather than shrink it."),
+    (("Rescaling", "Resizing", "CenterCrop", "Normalization", "RandomFlip", "RandomRotation", "RandomZoom",
+      "RandomTranslation", "RandomContrast", "RandomCrop"),
+     "Prepares the input (scales, resizes or augments it); it has no learned weights to prune."),
+    (("_Merge", "Merge"), "Combines the outputs of other layers (adds, joins or multiplies them); " + _NO_WEIGHTS),
+    (("Masking",), "Marks padded time steps to skip; " + _NO_WEIGHTS),
+    (("Attention", "AdditiveAttention"),
+     "Weighs values by how well queries match keys, with no weight matrices of its own to prune."),
+)
+
+
+def layer_reason(layer, engine_reason: str) -> str:
+    """The sentence saying why ``layer`` is not pruned: its kind's own reason when known."""
+    names = {klass.__name__ for klass in type(layer).__mro__}
+    for kinds, reason in LAYER_REASONS:
+        if names.intersection(kinds):
+            return reason
+    return engine_reason
+
+
 def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:
     from prune_studio.pruning.registry import prunability, prunable_weights
 
@@ -225,7 +267,7 @@ def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:
         output_shape=_output_shape(layer),
         params=params,
         prunable=bool(prunable),
-        reason=reason if not prunable else "",
+        reason=layer_reason(layer, reason) if not prunable else "",
         weights=weights,
     )
 
