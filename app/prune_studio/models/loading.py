@@ -206,12 +206,12 @@ def _load_tf_keras(path: Path, header: _Header, trust: bool, custom: dict):
     from prune_studio.compat import keras
     from tf_keras.src.saving import serialization_lib
 
+    from prune_studio.models.keras_zip import load_keras_archive
+
     try:
+        if header.fmt == "keras":
+            return load_keras_archive(path, header.model_config, custom, trust)
         with serialization_lib.SafeModeScope(not trust):
-            if header.fmt == "keras":
-                return keras.models.load_model(
-                    str(path), custom_objects=custom, compile=False, safe_mode=not trust
-                )
             return keras.models.load_model(str(path), custom_objects=custom, compile=False)
     except Exception as exc:  # tf-keras raises many types for a bad file
         raise _fail(path, f"could not be loaded: {_short(exc)}.") from None
