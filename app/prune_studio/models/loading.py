@@ -249,7 +249,31 @@ def _load_savedmodel(path: Path, trust: bool, custom: dict):
         raise ModelLoadError(f"SavedModel folder '{path.name}' could not be loaded: {_short(exc)}.") from None
     root = nodes[0] if nodes else {}
     training = root.get("training_config")
-    return model, training
+    return _with_inputs(model), training
+
+
+def _with_inputs(model):
+    """A built subclassed model revived from a SavedModel, given Input layers from its saved call
+    signature (as a one-layer Functional model) so it can be described, trained and exported.
+    Models that already have inputs, or saved no signature, come back unchanged."""
+    from prune_studio.compat import keras, tf
+
+    if getattr(model, "inputs", None) or not getattr(model, "built", False):
+        return model
+    try:
+        args, kwargs = model.save_spec()
+    except (AttributeError, TypeError, ValueError):
+        return model
+    specs = tf.nest.flatten(args)
+    if kwargs or not specs or not all(isinstance(s, tf.TensorSpec) for s in specs):
+        return model
+    inputs = [keras.Input(shape=s.shape[1:], dtype=s.dtype, name=s.name or None) for s in specs]
+    structured = tf.nest.pack_sequence_as(args, inputs)
+    call_args = structured[0] if len(structured) == 1 else structured
+    try:
+        return keras.Model(inputs if len(inputs) > 1 else inputs[0], model(call_args), name=model.name)
+    except Exception:  # noqa: BLE001 - a revived call that cannot run symbolically stays as it was
+        return model
 
 
 def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedModel:
