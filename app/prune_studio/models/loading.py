@@ -29,6 +29,7 @@ from prune_studio.models.compile_settings import (
 )
 from prune_studio.models.config_scan import Finding, describe_findings, scan_config
 from prune_studio.models.safety import check_graph, load_custom_objects
+from prune_studio.models.savedmodel import load_savedmodel
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -217,65 +218,6 @@ def _load_tf_keras(path: Path, header: _Header, trust: bool, custom: dict):
         raise _fail(path, f"could not be loaded: {_short(exc)}.") from None
 
 
-def _load_savedmodel(path: Path, trust: bool, custom: dict):
-    from prune_studio.compat import keras
-    from tf_keras.protobuf import saved_metadata_pb2
-
-    if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
-        raise ModelLoadError(
-            f"Folder '{path.name}' is not a SavedModel (it has no saved_model.pb); "
-            "open a .keras or .h5 file or a SavedModel folder."
-        )
-    metadata_file = path / "keras_metadata.pb"
-    if not metadata_file.is_file():
-        raise ModelLoadError(
-            f"SavedModel folder '{path.name}' was not saved by Keras (no keras_metadata.pb), "
-            "so its layers cannot be edited; open the Keras model it was exported from."
-        )
-    metadata = saved_metadata_pb2.SavedMetadata()
-    try:
-        metadata.ParseFromString(metadata_file.read_bytes())
-        nodes = [json.loads(node.metadata) for node in metadata.nodes]
-    except Exception:  # protobuf's DecodeError and JSON errors
-        raise ModelLoadError(f"SavedModel folder '{path.name}' has damaged Keras metadata.") from None
-    findings = []
-    for node in [] if trust else nodes:
-        findings += scan_config(node, set(custom), where=f"'{node.get('name', '?')}'")
-    if findings:
-        raise ModelLoadError(refusal(f"SavedModel folder '{path.name}'", list(dict.fromkeys(findings))))
-    try:
-        model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
-    except Exception as exc:  # tf-keras raises many types for a bad folder
-        raise ModelLoadError(f"SavedModel folder '{path.name}' could not be loaded: {_short(exc)}.") from None
-    root = nodes[0] if nodes else {}
-    training = root.get("training_config")
-    return _with_inputs(model), training
-
-
-def _with_inputs(model):
-    """A built subclassed model revived from a SavedModel, given Input layers from its saved call
-    signature (as a one-layer Functional model) so it can be described, trained and exported.
-    Models that already have inputs, or saved no signature, come back unchanged."""
-    from prune_studio.compat import keras, tf
-
-    if getattr(model, "inputs", None) or not getattr(model, "built", False):
-        return model
-    try:
-        args, kwargs = model.save_spec()
-    except (AttributeError, TypeError, ValueError):
-        return model
-    specs = tf.nest.flatten(args)
-    if kwargs or not specs or not all(isinstance(s, tf.TensorSpec) for s in specs):
-        return model
-    inputs = [keras.Input(shape=s.shape[1:], dtype=s.dtype, name=s.name or None) for s in specs]
-    structured = tf.nest.pack_sequence_as(args, inputs)
-    call_args = structured[0] if len(structured) == 1 else structured
-    try:
-        return keras.Model(inputs if len(inputs) > 1 else inputs[0], model(call_args), name=model.name)
-    except Exception:  # noqa: BLE001 - a revived call that cannot run symbolically stays as it was
-        return model
-
-
 def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedModel:
     """Open a ``.keras`` / ``.h5`` file or SavedModel folder as a compiled tf-keras model.
 
@@ -302,7 +244,7 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
         )
     custom = _custom_objects(custom_objects_file)
     if p.is_dir():
-        model, training = _load_savedmodel(p, trust, custom)
+        model, training = load_savedmodel(p, trust, custom)
         fmt, saved_with = "savedmodel", "tf-keras (SavedModel)"
     else:
         header = read_header(p)
