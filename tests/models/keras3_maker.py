@@ -91,6 +91,16 @@ def unsupported():
     )
 
 
+def mobilenet_v2():
+    """The benchmark's MobileNetV2 (alpha 0.35, 96x96, 10 classes, no pretrained weights)."""
+    return keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=10)
+
+
+def resnet50():
+    """The benchmark's ResNet50 (64x64, 10 classes, no pretrained weights)."""
+    return keras.applications.ResNet50(input_shape=(64, 64, 3), weights=None, classes=10)
+
+
 def main(out, kinds):
     rng = np.random.default_rng(0)
     for kind in kinds:
