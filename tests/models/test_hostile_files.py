@@ -157,6 +157,15 @@ def test_builtin_name_with_a_foreign_registered_name(tmp_path, evil):
     _assert_refused(_keras_file(tmp_path, edit), evil, "'d' (custom class evil>Boom)")
 
 
+def test_malformed_class_name_with_a_module(tmp_path, evil):
+    """tf-keras imports ``module`` before it notices the class name is not a string."""
+    def edit(config):
+        config["config"]["layers"][1]["config"]["kernel_initializer"] = {
+            "module": evil[0], "class_name": ["Boom"], "config": {}}
+
+    _assert_refused(_keras_file(tmp_path, edit), evil, "'d' (a malformed class reference")
+
+
 def test_tensorflow_op_with_side_effects(tmp_path, evil):
     inp = keras.Input((4,))
     keras.Model(inp, keras.layers.Dense(2)(inp) + 1.0).save(tmp_path / "op.keras")

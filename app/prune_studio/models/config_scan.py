@@ -119,9 +119,10 @@ class _Scanner:
     def check(self, entry: dict, where: str) -> None:
         """One ``{"class_name", ...}`` object reference."""
         name = entry.get("class_name")
-        if not isinstance(name, str):
-            return
         module, registered = entry.get("module"), entry.get("registered_name")
+        if not isinstance(name, str):  # tf-keras would still import ``module`` before failing
+            self.add(where, f"a malformed class reference {name!r} in module {module}", "module")
+            return
         if name == "Lambda" or name == "__lambda__":
             self.add(where, "Lambda", "lambda")
         elif name == "__typespec__":
@@ -154,10 +155,10 @@ class _Scanner:
             return
         if not isinstance(value, dict):
             return
-        if isinstance(value.get("class_name"), str):
+        if "class_name" in value:
             config = value.get("config")
             name = config.get("name") if isinstance(config, dict) else None
-            if not root and isinstance(name, str) and value["class_name"] not in _DATA_MARKERS:
+            if not root and isinstance(name, str) and str(value["class_name"]) not in _DATA_MARKERS:
                 where = f"'{name}'"
             self.check(value, where)
         for item in value.values():
