@@ -79,7 +79,8 @@ def _rebuild_from_config(path: Path, root: dict, custom: dict):
     if config.get("class_name") not in ("Sequential", "Functional", "Model"):
         return None
     try:
-        model = keras.models.model_from_config(config, custom_objects=custom)
+        # from JSON, so tf-keras decodes the {"class_name": "__tuple__"} shapes SavedModel stores
+        model = keras.models.model_from_json(json.dumps(config), custom_objects=custom)
         status = model.load_weights(str(path / "variables" / "variables"))
         status.expect_partial()  # the optimizer's slots are not restored
         status.assert_existing_objects_matched()
