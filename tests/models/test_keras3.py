@@ -59,3 +59,28 @@ def test_keras3_lambda_needs_trust_and_is_never_carried_over(k3_dir, fmt):
         load_model(k3_dir / f"lambda_model.{fmt}")
     with pytest.raises(ModelLoadError, match=r"'double' is a Lambda layer"):
         load_model(k3_dir / f"lambda_model.{fmt}", trust=True)
+
+
+def test_keras3_file_naming_a_foreign_class_is_refused(k3_dir, tmp_path, monkeypatch):
+    """A Keras 3 file whose model or layer names a class in an importable module imports nothing."""
+    import json
+    import zipfile
+
+    name = "k3_evil_module"
+    marker = tmp_path / "imported"
+    (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('x')\nclass Boom: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with zipfile.ZipFile(k3_dir / "cnn.keras") as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(files["config.json"])
+    config.update(module=name, class_name="Boom", registered_name="Boom")
+    config["config"]["layers"][1]["config"]["kernel_initializer"] = {
+        "module": name, "class_name": "Init", "config": {}, "registered_name": None}
+    files["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as z:
+        for member, data in files.items():
+            z.writestr(member, data)
+    with pytest.raises(ModelLoadError, match=rf"the model itself \(custom class Boom from module {name}\).*"
+                                             rf"'conv1' \(custom class Init from module {name}\).*--custom-objects"):
+        load_model(tmp_path / "evil.keras")
+    assert not marker.exists() and name not in sys.modules
