@@ -142,6 +142,11 @@ def _check_lengths(file: str, parts: dict[str, object]) -> None:
                             "every input and label array of a split must hold the same samples.")
 
 
+def _needed_count(inputs: list[str] | None, outputs: list[str] | None) -> int:
+    """How many arrays the train/test layout needs for these inputs and outputs."""
+    return 2 * (len(inputs or [None]) + len(outputs or [None]))
+
+
 def _expected_keys(inputs: list[str] | None, outputs: list[str] | None) -> str:
     multi = (inputs and len(inputs) > 1) or (outputs and len(outputs) > 1)
     if not multi:
@@ -189,9 +194,15 @@ def _load_npz(spec: DataSpec, inputs: list[str] | None = None, outputs: list[str
         return _arrays_dataset(path.name, named.take(x, train), named.take(y, train),
                                named.take(x, test), named.take(y, test))
     # name what is missing from the layout the file comes closest to
-    gaps = [[k for _, missing in parts.values() for k in missing] for _, parts in layouts]
-    closest = min(gaps, key=len)
-    lacks = f" (missing {', '.join(closest)})" if multi else ""
+    def used(kind: str, parts: dict) -> bool:
+        """Whether the file holds anything under this layout's keys."""
+        if kind == "names":
+            return any(n in arrays for n in (inputs or []) + (outputs or []))
+        return any(k == p or k.startswith(p + "/") for k in arrays for p in parts)
+
+    gaps = [[k for _, missing in parts.values() for k in missing] for kind, parts in layouts if used(kind, parts)]
+    closest = min(gaps, key=len) if gaps else []
+    lacks = f" (missing {', '.join(closest)})" if multi and gaps and len(closest) < _needed_count(inputs, outputs) else ""
     raise DataError(f"Data file '{path.name}' has arrays {sorted(arrays)}{lacks}; {_expected_keys(inputs, outputs)}")
 
 
@@ -355,7 +366,7 @@ def model_io(model) -> tuple[list[str], list[str], tuple | None]:
     return inputs, outputs, shape
 
 
-def load_data(spec: DataSpec, input_shape=None, model=None) -> Dataset:
+def load_data(spec: DataSpec, input_shape=None, model=None, names=None) -> Dataset:
     """Read a data source.
 
     Args:
@@ -366,6 +377,8 @@ def load_data(spec: DataSpec, input_shape=None, model=None) -> Dataset:
             inputs or outputs is read by the model's input and output names
             (``x_train/<input name>``, ``y_train/<output name>``...), and the error names the
             keys it lacks; its single input's shape is used when ``input_shape`` is None.
+        names: ``(input names, output names)`` to read by when there is no Keras model (a
+            TFLite file's signature).
 
     Returns:
         A Dataset.
@@ -377,7 +390,7 @@ def load_data(spec: DataSpec, input_shape=None, model=None) -> Dataset:
         raise DataError(f"Data kind {spec.kind!r} is not valid; use one of {', '.join(DATA_KINDS)}.")
     if spec.kind == "digits":
         return _load_digits(spec)
-    inputs = outputs = None
+    inputs, outputs = (list(names[0]), list(names[1])) if names else (None, None)
     if model is not None:
         inputs, outputs, shape = model_io(model)
         input_shape = input_shape if input_shape is not None else shape
