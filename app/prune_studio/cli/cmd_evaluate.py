@@ -30,6 +30,10 @@ def run(args) -> int:
         metrics = evaluate_keras_file(path, spec, args.batch_size, args.trust)
     payload = {"model": str(path), "data": spec.to_dict(), **metrics}
     text = f"{path.name}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.2%} on {metrics['samples']} samples"
+    each = metrics.get("per_output") or {k[: -len("_accuracy")]: v for k, v in metrics.items()
+                                         if k.endswith("_accuracy") and isinstance(v, float)}
+    if len(each) > 1:
+        text += " (" + ", ".join(f"{k} {v:.2%}" for k, v in each.items()) + ")"
     emit(args, payload, text)
     return 0
 
