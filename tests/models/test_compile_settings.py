@@ -65,3 +65,57 @@ def test_read_from_saved_config(saved, loss, metrics, logits):
 def test_unusable_saved_config_gives_none():
     assert settings_from_saved({"loss": None}) is None
     assert settings_from_saved(None) is None
+
+
+def _two_outputs():
+    x = keras.Input((3,), name="x")
+    h = keras.layers.Dense(4, activation="relu")(x)
+    nested = keras.Sequential([keras.layers.Dense(5), keras.layers.Softmax()], name="kind")
+    return keras.Model(x, [nested(h), keras.layers.Dense(1, name="score")(h),
+                           keras.layers.Dense(3, activation="sigmoid", name="tags")(h)])
+
+
+def test_inferred_per_output_through_a_nested_sequential():
+    settings = infer_compile_settings(_two_outputs(), {"kind": np.eye(5)[[0, 1]], "score": np.zeros(2)})
+    assert list(settings.outputs) == ["kind", "score", "tags"]
+    got = {k: (s.loss, s.metrics, s.from_logits) for k, s in settings.outputs.items()}
+    assert got == {"kind": ("categorical_crossentropy", ["accuracy"], False),
+                   "score": ("mean_squared_error", ["mean_absolute_error"], False),
+                   "tags": ("binary_crossentropy", ["binary_accuracy"], False)}
+    assert settings.keras_loss() == {"kind": "categorical_crossentropy", "score": "mean_squared_error",
+                                     "tags": "binary_crossentropy"}
+    assert settings.keras_metrics(["tags", "kind"]) == [["binary_accuracy"], ["accuracy"]]
+    assert settings.metrics == ["accuracy", "mean_absolute_error", "binary_accuracy"]
+
+
+def test_per_output_settings_from_a_saved_dict_or_list():
+    saved = {"loss": {"a": "mse", "b": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}}},
+             "metrics": {"a": ["mae"], "b": ["accuracy"]}, "loss_weights": {"a": 0.5, "b": 2.0}}
+    settings = settings_from_saved(saved)
+    assert settings.source == "file" and settings.loss_weights == {"a": 0.5, "b": 2.0}
+    assert (settings.outputs["b"].loss, settings.outputs["b"].from_logits) == ("sparse_categorical_crossentropy", True)
+    assert isinstance(settings.keras_loss()["b"], keras.losses.SparseCategoricalCrossentropy)
+    assert settings.keras_loss_weights(["b", "a"]) == [2.0, 0.5]
+    as_list = settings_from_saved({"loss": ["mse", "binary_crossentropy"], "metrics": [["mae"], ["accuracy"]],
+                                   "loss_weights": [1.0, 3.0]}, output_names=["a", "b"])
+    assert {k: s.loss for k, s in as_list.outputs.items()} == {"a": "mean_squared_error", "b": "binary_crossentropy"}
+    assert as_list.outputs["b"].metrics == ["accuracy"] and as_list.loss_weights == {"a": 1.0, "b": 3.0}
+    # a list without the output names cannot be placed: not guessed
+    assert settings_from_saved({"loss": ["mse", "binary_crossentropy"]}) is None
+
+
+def test_per_output_round_trip_and_fitting_to_a_model():
+    model = _two_outputs()
+    partial = CompileSettings("mean_squared_error", ["mae"], source="user",
+                              outputs={"score": CompileSettings("huber", ["mae"]), "gone": CompileSettings("mse")},
+                              loss_weights={"score": 2.0, "gone": 1.0})
+    fitted = partial.for_model(model)
+    assert list(fitted.outputs) == ["kind", "score", "tags"]
+    assert fitted.outputs["score"].loss == "huber" and fitted.outputs["kind"].loss == "sparse_categorical_crossentropy"
+    assert fitted.loss_weights == {"score": 2.0}
+    assert CompileSettings.from_dict(json.loads(json.dumps(fitted.to_dict()))) == fitted
+    model.compile("adam", loss=fitted.keras_loss(), metrics=fitted.keras_metrics(),
+                  loss_weights=fitted.keras_loss_weights())
+    logs = model.evaluate(np.zeros((4, 3)), {"kind": np.zeros(4), "score": np.zeros(4), "tags": np.zeros((4, 3))},
+                          verbose=0, return_dict=True)
+    assert {"kind_accuracy", "score_mae", "tags_binary_accuracy"} <= set(logs)

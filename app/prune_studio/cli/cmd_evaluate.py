@@ -38,6 +38,10 @@ def run(args) -> int:
         metrics = evaluate_keras_file(path, spec, args.batch_size, args.trust, cli_path(args.custom_objects))
     payload = {"model": str(path), "data": spec.to_dict(), **metrics}
     text = f"{path.name}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.2%} on {metrics['samples']} samples"
+    each = metrics.get("per_output") or {k[: -len("_accuracy")]: v for k, v in metrics.items()
+                                         if k.endswith("_accuracy") and isinstance(v, float)}
+    if len(each) > 1:
+        text += " (" + ", ".join(f"{k} {v:.2%}" for k, v in each.items()) + ")"
     emit(args, payload, text)
     return 0
 
@@ -52,25 +56,36 @@ def evaluate_keras_file(path: Path, spec, batch_size: int, trust: bool, custom_o
 
 
 def evaluate_tflite(path: Path, spec) -> dict:
-    """Run every test sample through the LiteRT interpreter; loss is the cross-entropy of its outputs."""
+    """Run every test sample through the LiteRT interpreter; loss is the cross-entropy of its outputs.
+
+    A file with several inputs or outputs is fed and scored by the names in its signature
+    (``per_output`` holds each output's accuracy; ``accuracy`` is their mean).
+    """
     from prune_studio.data import load_data
-    from prune_studio.export.verify import accuracy, open_interpreter, tflite_predict
+    from prune_studio.export.verify import open_interpreter, scored, tflite_predict
 
     try:
         interpreter, note = open_interpreter(model_path=str(path))
     except (RuntimeError, ValueError) as exc:
         raise CliInputError(f"The TFLite file {path} cannot be loaded ({str(exc).splitlines()[0]}).") from exc
     inp = interpreter.get_input_details()[0]
-    x, y = load_data(spec, input_shape=tuple(int(d) for d in inp["shape"][1:])).sample(10**9, split="test")
-    pred, latency_ms = tflite_predict(interpreter, x)
-    return {
-        "format": "tflite",
-        "samples": int(len(x)),
-        "loss": _cross_entropy(pred, y),
-        "accuracy": accuracy(pred, y),
-        "latency_ms": latency_ms,
-        "note": note,
-    }
+    signature = next(iter((interpreter.get_signature_list() or {}).values()), None)
+    several = signature is not None and (len(signature["inputs"]) > 1 or len(signature["outputs"]) > 1)
+    names = (signature["inputs"], signature["outputs"]) if several else None
+    shape = None if several else tuple(int(d) for d in inp["shape"][1:])
+    x, y = load_data(spec, input_shape=shape, names=names).sample(10**9, split="test")
+    pred, latency_ms = tflite_predict(interpreter, x, list(y) if isinstance(y, dict) else None)
+    result = scored(pred, y, note, latency_ms)
+    if isinstance(y, dict):
+        losses = [_cross_entropy(pred[k], v) for k, v in y.items() if k in (result.per_output or {})]
+        loss = float(np.mean(losses)) if losses else float("nan")
+    else:
+        loss = _cross_entropy(pred, y)
+    out = {"format": "tflite", "samples": int(len(pred[next(iter(pred))]) if isinstance(pred, dict) else len(pred)),
+           "loss": loss, "accuracy": result.accuracy, "latency_ms": latency_ms, "note": note}
+    if result.per_output:
+        out["per_output"] = result.per_output
+    return out
 
 
 def _cross_entropy(pred: np.ndarray, y: np.ndarray) -> float:

@@ -15,7 +15,8 @@ from prune_studio.errors import PruneStudioError
 log = logging.getLogger("prune_studio.cli")
 
 DATA_HELP = (
-    "the data: 'digits' (the built-in sample), an .npz file (x_train, y_train, x_test, y_test), "
+    "the data: 'digits' (the built-in sample), an .npz file (x_train, y_train, x_test, y_test; "
+    "x_train/<input name>, y_train/<output name>... for a model with several inputs or outputs), "
     "a .csv file, a folder of class sub-folders of images, or a data-spec .json file"
 )
 DEBUG_ENV = "PRUNE_STUDIO_DEBUG"
@@ -111,7 +112,7 @@ def load_inputs(model_path: str, spec, trust: bool = False, custom_objects: str 
     from prune_studio.models import load_model
 
     loaded = load_model(model_path, trust=trust, custom_objects_file=custom_objects)
-    dataset = load_data(spec, input_shape=tuple(loaded.model.input_shape[1:]))
+    dataset = load_data(spec, model=loaded.model)  # by input/output name for several of them
     for issue in check_data(dataset, loaded.model):
         if issue.fix_id is None:
             raise CliInputError(f"The data does not suit the model: {issue.message}")

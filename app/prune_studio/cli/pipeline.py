@@ -137,4 +137,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 def _fmt(metrics: dict) -> str:
     acc = metrics.get("accuracy")
-    return f"{acc:.2%}" if acc is not None else f"loss {metrics.get('loss', float('nan')):.4f}"
+    if acc is None:
+        return f"loss {metrics.get('loss', float('nan')):.4f}"
+    # several outputs: Keras names each output's accuracy "<output>_accuracy"; the headline is their mean
+    each = {k[: -len("_accuracy")]: v for k, v in metrics.items() if k.endswith("_accuracy") and not k.startswith("val_")}
+    return f"{acc:.2%}" + (f" ({', '.join(f'{k} {v:.2%}' for k, v in each.items())})" if len(each) > 1 else "")

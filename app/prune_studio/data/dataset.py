@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from prune_studio.data import arrays
 from prune_studio.errors import PruneStudioError
 
 DATA_KINDS = ("digits", "npz", "folder", "csv", "keras")
@@ -44,6 +45,12 @@ class DataSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "DataSpec":
         return cls(kind=d["kind"], path=d.get("path"), options=dict(d.get("options") or {}))
+
+
+def split_fix(fix_id: str) -> tuple[str, str | None]:
+    """``"rescale_255:image"`` -> ``("rescale_255", "image")``: a fix for one named input only."""
+    fix, _, name = fix_id.partition(":")
+    return fix, name or None
 
 
 def transform_batch(x, fix_id: str):
@@ -92,9 +99,13 @@ class Dataset:
 
     Attributes:
         name: A short label for the UI, e.g. ``"digits"`` or ``"flowers/"``.
-        x_train, y_train, x_test, y_test: Numpy arrays; None for streamed image folders.
-        num_classes: Number of classes (0 for regression targets).
-        input_shape: Shape of one input sample, without the batch axis.
+        x_train, y_train, x_test, y_test: Numpy arrays; None for streamed image folders. For a
+            model with several inputs (outputs) ``x_*`` (``y_*``) is a dict of arrays by the
+            model's input (output) names.
+        num_classes: Number of classes (0 for regression targets); a dict by output name when
+            the labels are.
+        input_shape: Shape of one input sample, without the batch axis; a dict by input name
+            when the inputs are.
         images: The file lists when the data streams from an image folder.
         fixes: Fix ids applied so far (``apply_fix``), in order.
     """
@@ -104,18 +115,28 @@ class Dataset:
     y_train: np.ndarray | None
     x_test: np.ndarray | None
     y_test: np.ndarray | None
-    num_classes: int
-    input_shape: tuple
+    num_classes: int | dict
+    input_shape: tuple | dict
     images: ImageFiles | None = None
     fixes: tuple[str, ...] = ()
 
     @property
     def num_train(self) -> int:
-        return len(self.images.train_files) if self.images else len(self.x_train)
+        return len(self.images.train_files) if self.images else arrays.count(self.x_train)
 
     @property
     def num_test(self) -> int:
-        return len(self.images.test_files) if self.images else len(self.x_test)
+        return len(self.images.test_files) if self.images else arrays.count(self.x_test)
+
+    @property
+    def input_names(self) -> list[str]:
+        """The input names the arrays are keyed by; empty for plain arrays."""
+        return list(self.x_train) if arrays.is_named(self.x_train) else []
+
+    @property
+    def output_names(self) -> list[str]:
+        """The output names the labels are keyed by; empty for plain arrays."""
+        return list(self.y_train) if arrays.is_named(self.y_train) else []
 
     def _ds(self, split: str, batch: int, shuffle: bool):
         if self.images is not None:
@@ -125,7 +146,7 @@ class Dataset:
         x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
         ds = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
-            ds = ds.shuffle(len(x), seed=0, reshuffle_each_iteration=True)
+            ds = ds.shuffle(arrays.count(x), seed=0, reshuffle_each_iteration=True)
         return ds.batch(batch).prefetch(2)
 
     def train_ds(self, batch: int = 32, shuffle: bool = True):
@@ -136,13 +157,13 @@ class Dataset:
         """The test split as a batched ``tf.data.Dataset`` of ``(x, y)``, in order."""
         return self._ds("test", batch, False)
 
-    def sample(self, n: int, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``n`` examples of a split as numpy arrays (the first ones, in order)."""
+    def sample(self, n: int, split: str = "test") -> tuple:
+        """Up to ``n`` examples of a split as numpy arrays (dicts of them for named inputs/outputs)."""
         if split not in ("train", "test"):
             raise DataError(f"split {split!r} is not valid; use 'train' or 'test'.")
         if self.images is None:
             x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-            return x[:n], y[:n]
+            return arrays.take(x, n), arrays.take(y, n)
         xs, ys = [], []
         for xb, yb in self._ds(split, min(max(n, 1), 64), False):
             xs.append(xb.numpy())
@@ -154,13 +175,24 @@ class Dataset:
         return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
     def with_fix(self, fix_id: str) -> "Dataset":
-        """A copy with one more fix applied (eagerly for arrays, lazily for streams)."""
+        """A copy with one more fix applied (eagerly for arrays, lazily for streams).
+
+        ``fix_id`` may name one input (``"rescale_255:image"``); then only that input changes.
+        """
         fixes = self.fixes + (fix_id,)
-        shape = tuple(transform_batch(np.zeros((1, *self.input_shape), np.float32), fix_id).shape[1:])
+        fix, only = split_fix(fix_id)
+
+        def fixed(array):
+            return transform_batch(np.asarray(array, np.float32), fix).astype(np.float32)
+
         if self.images is not None:
+            shape = tuple(transform_batch(np.zeros((1, *self.input_shape), np.float32), fix).shape[1:])
             return replace(self, fixes=fixes, input_shape=shape)
-        arrays = {
-            key: transform_batch(np.asarray(getattr(self, key), np.float32), fix_id).astype(np.float32)
-            for key in ("x_train", "x_test")
-        }
-        return replace(self, fixes=fixes, input_shape=shape, **arrays)
+        new = {}
+        for key in ("x_train", "x_test"):
+            x = getattr(self, key)
+            if arrays.is_named(x):
+                new[key] = {name: fixed(a) if only in (None, name) else a for name, a in x.items()}
+            else:
+                new[key] = fixed(x)
+        return replace(self, fixes=fixes, input_shape=arrays.shapes(new["x_train"]), **new)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prune_studio.data import arrays as named
 from prune_studio.data.dataset import DATA_KINDS, DataError, DataSpec, Dataset, ImageFiles
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
@@ -56,13 +57,30 @@ def _split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.n
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def _arrays_dataset(name, x_train, y_train, x_test, y_test) -> Dataset:
+def _float_inputs(x_train, x_test):
     x_train, x_test = np.asarray(x_train), np.asarray(x_test)
     if x_train.dtype.kind in "iub":
         x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    classes = max(num_classes_of(y_train), num_classes_of(y_test)) if len(y_train) else 0
-    return Dataset(name, x_train, y_train, x_test, y_test, classes, tuple(x_train.shape[1:]))
+    return x_train, x_test
+
+
+def _arrays_dataset(name, x_train, y_train, x_test, y_test) -> Dataset:
+    """A Dataset from arrays, or from dicts of arrays by input (``x_*``) / output (``y_*``) name."""
+    if named.is_named(x_train):
+        pairs = {k: _float_inputs(x_train[k], x_test[k]) for k in x_train}
+        x_train, x_test = {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    else:
+        x_train, x_test = _float_inputs(x_train, x_test)
+    y_train, y_test = named.apply(np.asarray, y_train), named.apply(np.asarray, y_test)
+
+    def classes(train, test):
+        return max(num_classes_of(train), num_classes_of(test)) if len(train) else 0
+
+    if named.is_named(y_train):
+        num_classes = {k: classes(y_train[k], y_test[k]) for k in y_train}
+    else:
+        num_classes = classes(y_train, y_test)
+    return Dataset(name, x_train, y_train, x_test, y_test, num_classes, named.shapes(x_train))
 
 
 def _load_digits(spec: DataSpec) -> Dataset:
@@ -81,26 +99,111 @@ def _require_file(spec: DataSpec, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
-def _load_npz(spec: DataSpec) -> Dataset:
+def _side(arrays: dict, prefix: str, names: list[str] | None) -> tuple:
+    """The inputs or labels stored under ``prefix`` (``"x_train"``): ``(value or None, missing keys)``.
+
+    ``prefix`` holds one plain array, or one array per name as ``prefix/<name>`` keys. With
+    several ``names`` (the model's inputs or outputs) every ``prefix/<name>`` must be there.
+    """
+    found = {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
+    if names and len(names) > 1:
+        missing = [f"{prefix}/{n}" for n in names if n not in found]
+        return (None if missing else {n: found[n] for n in names}), missing
+    if prefix in arrays:
+        return arrays[prefix], []
+    if names:
+        return (found[names[0]], []) if names[0] in found else (None, [f"{prefix}/{names[0]}"])
+    if found:
+        return (found if len(found) > 1 else next(iter(found.values()))), []
+    return None, [prefix]
+
+
+def _by_name(arrays: dict, names: list[str]) -> tuple:
+    """One array per model input/output name, stored under the plain name: ``(value, missing)``."""
+    if len(names) == 1 and names[0] not in arrays:
+        return None, list(names)
+    if len(names) == 1:
+        return arrays[names[0]], []
+    missing = [n for n in names if n not in arrays]
+    return (None if missing else {n: arrays[n] for n in names}), missing
+
+
+def _check_lengths(file: str, parts: dict[str, object]) -> None:
+    """Every array of a split (``x_train``/``y_train``..., or ``x``/``y``) holds as many samples."""
+    groups: dict[str, dict[str, int]] = {}
+    for key, value in parts.items():
+        group = key.partition("_")[2] or "all"
+        for name, array in named.items(value):
+            groups.setdefault(group, {})[f"{key}/{name}" if name else key] = len(array)
+    for sizes in groups.values():
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"{k} has {n}" for k, n in sizes.items())
+            raise DataError(f"Data file '{file}' has arrays of different lengths ({detail}); "
+                            "every input and label array of a split must hold the same samples.")
+
+
+def _needed_count(inputs: list[str] | None, outputs: list[str] | None) -> int:
+    """How many arrays the train/test layout needs for these inputs and outputs."""
+    return 2 * (len(inputs or [None]) + len(outputs or [None]))
+
+
+def _expected_keys(inputs: list[str] | None, outputs: list[str] | None) -> str:
+    multi = (inputs and len(inputs) > 1) or (outputs and len(outputs) > 1)
+    if not multi:
+        return "it needs x_train, y_train, x_test and y_test, or x and y."
+
+    def keys(prefix, names):
+        return [f"{prefix}/{n}" for n in names] if len(names) > 1 else [prefix]
+
+    full = [k for p in ("x_train", "x_test") for k in keys(p, inputs or ["x"])]
+    full += [k for p in ("y_train", "y_test") for k in keys(p, outputs or ["y"])]
+    return (
+        f"the model's inputs are {', '.join(inputs or ['(one)'])} and its outputs {', '.join(outputs or ['(one)'])}, "
+        f"so it needs {', '.join(full)} (or the same under x/ and y/, split by test_fraction, or one "
+        "array named after each input and output)."
+    )
+
+
+def _load_npz(spec: DataSpec, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Dataset:
     path = _require_file(spec, (".npz",))
     try:
         with np.load(path, allow_pickle=False) as d:
             arrays = {k: d[k] for k in d.files}
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"Data file '{path.name}' is not a readable .npz file ({exc}).") from None
-    full = ("x_train", "y_train", "x_test", "y_test")
-    if all(k in arrays for k in full):
-        return _arrays_dataset(path.name, *(arrays[k] for k in full))
-    if "x" in arrays and "y" in arrays:
-        x, y = arrays["x"], arrays["y"]
-        if len(x) != len(y):
-            raise DataError(f"Data file '{path.name}' has {len(x)} inputs in 'x' but {len(y)} labels in 'y'; they must match.")
-        train, test = _split_indices(len(x), _fraction(spec), int(spec.options.get("seed", 0)))
-        return _arrays_dataset(path.name, x[train], y[train], x[test], y[test])
-    raise DataError(
-        f"Data file '{path.name}' has arrays {sorted(arrays)}; it needs x_train, y_train, "
-        "x_test and y_test, or x and y."
-    )
+    multi = bool(inputs and outputs and (len(inputs) > 1 or len(outputs) > 1))
+    layouts = [
+        ("full", {p: _side(arrays, p, inputs if p[0] == "x" else outputs) for p in ("x_train", "y_train", "x_test", "y_test")}),
+        ("split", {p: _side(arrays, p, inputs if p == "x" else outputs) for p in ("x", "y")}),
+    ]
+    if multi:
+        layouts.append(("names", {"x": _by_name(arrays, inputs), "y": _by_name(arrays, outputs)}))
+    for kind, parts in layouts:
+        if any(missing for _, missing in parts.values()):
+            continue
+        values = {k: v for k, (v, _) in parts.items()}
+        if kind == "full":
+            _check_lengths(path.name, values)
+            return _arrays_dataset(path.name, *(values[k] for k in ("x_train", "y_train", "x_test", "y_test")))
+        x, y = values["x"], values["y"]
+        if not multi and named.count(x) != named.count(y):
+            raise DataError(f"Data file '{path.name}' has {named.count(x)} inputs in 'x' but {named.count(y)} "
+                            "labels in 'y'; they must match.")
+        _check_lengths(path.name, values)
+        train, test = _split_indices(named.count(x), _fraction(spec), int(spec.options.get("seed", 0)))
+        return _arrays_dataset(path.name, named.take(x, train), named.take(y, train),
+                               named.take(x, test), named.take(y, test))
+    # name what is missing from the layout the file comes closest to
+    def used(kind: str, parts: dict) -> bool:
+        """Whether the file holds anything under this layout's keys."""
+        if kind == "names":
+            return any(n in arrays for n in (inputs or []) + (outputs or []))
+        return any(k == p or k.startswith(p + "/") for k in arrays for p in parts)
+
+    gaps = [[k for _, missing in parts.values() for k in missing] for kind, parts in layouts if used(kind, parts)]
+    closest = min(gaps, key=len) if gaps else []
+    lacks = f" (missing {', '.join(closest)})" if multi and gaps and len(closest) < _needed_count(inputs, outputs) else ""
+    raise DataError(f"Data file '{path.name}' has arrays {sorted(arrays)}{lacks}; {_expected_keys(inputs, outputs)}")
 
 
 def _load_csv(spec: DataSpec) -> Dataset:
@@ -253,13 +356,29 @@ def _load_keras(spec: DataSpec) -> Dataset:
     )
 
 
-def load_data(spec: DataSpec, input_shape=None) -> Dataset:
+def model_io(model) -> tuple[list[str], list[str], tuple | None]:
+    """``(input names, output names, input shape)`` of a Keras model (shape: single input only)."""
+    inputs = [str(n) for n in (getattr(model, "input_names", None) or [])]
+    outputs = [str(n) for n in (getattr(model, "output_names", None) or [])]
+    shape = None
+    if len(getattr(model, "inputs", None) or []) == 1:
+        shape = tuple(None if d is None else int(d) for d in model.inputs[0].shape[1:])
+    return inputs, outputs, shape
+
+
+def load_data(spec: DataSpec, input_shape=None, model=None, names=None) -> Dataset:
     """Read a data source.
 
     Args:
         spec: What to read.
         input_shape: The model's input shape without the batch axis (``(28, 28, 1)``);
             image folders are resized and decoded to it.
+        model: The model the data is for (optional). An ``.npz`` file for a model with several
+            inputs or outputs is read by the model's input and output names
+            (``x_train/<input name>``, ``y_train/<output name>``...), and the error names the
+            keys it lacks; its single input's shape is used when ``input_shape`` is None.
+        names: ``(input names, output names)`` to read by when there is no Keras model (a
+            TFLite file's signature).
 
     Returns:
         A Dataset.
@@ -271,8 +390,12 @@ def load_data(spec: DataSpec, input_shape=None) -> Dataset:
         raise DataError(f"Data kind {spec.kind!r} is not valid; use one of {', '.join(DATA_KINDS)}.")
     if spec.kind == "digits":
         return _load_digits(spec)
+    inputs, outputs = (list(names[0]), list(names[1])) if names else (None, None)
+    if model is not None:
+        inputs, outputs, shape = model_io(model)
+        input_shape = input_shape if input_shape is not None else shape
     if spec.kind == "npz":
-        return _load_npz(spec)
+        return _load_npz(spec, inputs, outputs)
     if spec.kind == "csv":
         return _load_csv(spec)
     if spec.kind == "folder":

@@ -199,17 +199,19 @@ def _leaf_layers(model):
             yield layer
 
 
-def _split(dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _split(dataset, split: str) -> tuple:
+    from prune_studio.data import arrays
+
     x, y = getattr(dataset, f"x_{split}", None), getattr(dataset, f"y_{split}", None)
     if x is None or y is None:
         x, y = dataset.sample(getattr(dataset, f"num_{split}"), split=split)
-    if x is None or len(x) == 0:
+    if x is None or arrays.count(x) == 0:
         raise ExportError(f"The data set has no {split} samples; exported files cannot be verified without them.")
-    return np.asarray(x), np.asarray(y)
+    return arrays.apply(np.asarray, x), arrays.apply(np.asarray, y)
 
 
-def _calibration(dataset, n: int) -> np.ndarray:
-    """``n`` shuffled training inputs: representative of every class, even for folders."""
+def _calibration(dataset, n: int):
+    """``n`` shuffled training inputs (a dict by input name for several): every class, even for folders."""
     for x, _ in dataset.train_ds(n, shuffle=True).take(1):
-        return np.asarray(x)
+        return {k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict) else np.asarray(x)
     raise ExportError("The data set has no training samples; the full-integer int8 model needs them to calibrate.")

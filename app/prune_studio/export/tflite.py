@@ -17,7 +17,13 @@ from prune_studio.compat import native_output_silenced, tf
 from prune_studio.export.settings import ExportError
 
 
-def _representative(x: np.ndarray) -> Iterator[list[np.ndarray]]:
+def _representative(x) -> Iterator:
+    """One calibration sample at a time; with several inputs a dict by input name (the converter
+    matches it to the signature's inputs by name)."""
+    if isinstance(x, dict):
+        for i in range(len(next(iter(x.values())))):
+            yield {name: array[i : i + 1].astype(np.float32) for name, array in x.items()}
+        return
     for i in range(len(x)):
         yield [x[i : i + 1].astype(np.float32)]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prune_studio.compat import keras
+from prune_studio.data import arrays
 
 _NO_DELEGATE_NOTE = "runs only without the XNNPack delegate (built-in kernels)"
 
@@ -26,6 +27,7 @@ class Verification:
     latency_ms: float | None = None
     note: str = ""
     error: str = ""
+    per_output: dict | None = None  # {output name: accuracy} for a model with several outputs
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
@@ -43,12 +45,42 @@ def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(guess == truth.astype(np.int64)))
 
 
-def measure_model(model, x: np.ndarray, y: np.ndarray, batch: int = 256) -> Verification:
-    """Evaluate an in-memory Keras model (latency is per sample within batches)."""
+def _is_class_labels(y: np.ndarray) -> bool:
+    y = np.asarray(y)
+    return y.size > 0 and (y.ndim > 1 and y.shape[-1] > 1 or bool(np.all(np.mod(y, 1) == 0)))
+
+
+def scored(pred, y, note: str, latency_ms: float) -> Verification:
+    """A Verification for predictions ``pred`` against labels ``y``.
+
+    With labels by output name (a dict), ``pred`` is a dict by the same names: each output with
+    class labels gets its accuracy in ``per_output``, and ``accuracy`` is their mean.
+    """
+    if not arrays.is_named(y):
+        return Verification(accuracy(pred, y), latency_ms, note)
+    each = {name: accuracy(pred[name], labels) for name, labels in y.items() if _is_class_labels(labels)}
+    headline = float(np.mean(list(each.values()))) if each else None
+    if each:
+        note += "; accuracy per output: " + ", ".join(f"{k} {v:.1%}" for k, v in each.items())
+    return Verification(headline, latency_ms, note, per_output=each)
+
+
+def measure_model(model, x, y, batch: int = 256) -> Verification:
+    """Evaluate an in-memory Keras model (latency is per sample within batches).
+
+    ``x``/``y`` may be dicts by the model's input/output names (several inputs or outputs).
+    """
     start = time.perf_counter()
-    pred = np.concatenate([np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)])
+    parts = []
+    for i in range(0, arrays.count(x), batch):
+        out = model(arrays.take(x, slice(i, i + batch)), training=False)
+        parts.append({n: np.asarray(o) for n, o in zip(model.output_names, out)} if isinstance(out, (list, tuple))
+                     else {n: np.asarray(o) for n, o in out.items()} if isinstance(out, dict) else np.asarray(out))
     elapsed = time.perf_counter() - start
-    return Verification(accuracy(pred, y), 1000.0 * elapsed / max(1, len(x)), "run")
+    pred = arrays.concat(parts)
+    if arrays.is_named(pred) and not arrays.is_named(y):
+        pred = next(iter(pred.values()))
+    return scored(pred, y, "run", 1000.0 * elapsed / max(1, arrays.count(x)))
 
 
 def verify_keras(path: str, x: np.ndarray, y: np.ndarray) -> Verification:
@@ -84,47 +116,122 @@ def open_interpreter(model_path: str | None = None, model_content: bytes | None 
         return interp, _NO_DELEGATE_NOTE
 
 
-def verify_tflite(content: bytes, x: np.ndarray, y: np.ndarray) -> Verification:
-    """Run a TFLite flatbuffer one sample at a time, with a fallback without delegates."""
+def verify_tflite(content: bytes, x, y) -> Verification:
+    """Run a TFLite flatbuffer one sample at a time, with a fallback without delegates.
+
+    With several inputs or outputs (``x``/``y`` dicts by Keras name), the file's tensors are
+    matched to them by name (see :func:`match_tensors`).
+    """
     try:
         interp, note = open_interpreter(model_content=content)
     except Exception as exc:  # noqa: BLE001
         return Verification(error=f"the LiteRT interpreter cannot load it: {_first_line(exc)}")
     try:
-        preds, ms = tflite_predict(interp, x)
+        preds, ms = tflite_predict(interp, x, list(y) if arrays.is_named(y) else None)
     except Exception as exc:  # noqa: BLE001
         return Verification(error=f"running it failed: {_first_line(exc)}")
-    return Verification(accuracy(preds, y), ms, note)
+    return scored(preds, y, note, ms)
 
 
-def tflite_predict(interp, x: np.ndarray) -> tuple[np.ndarray, float]:
+def _tensor_name(detail: dict) -> str:
+    """``serving_default_meta:0`` -> ``meta``: the Keras name a converted tensor was given."""
+    name = str(detail.get("name", ""))
+    name = name.split(":")[0]
+    return name[len("serving_default_"):] if name.startswith("serving_default_") else name
+
+
+def match_tensors(details: list[dict], names: list[str], signature: dict | None = None,
+                  shapes: dict | None = None, what: str = "input") -> dict[str, dict]:
+    """``{Keras name: TFLite tensor detail}``, matched by name, never by position alone.
+
+    Args:
+        details: the interpreter's ``get_input_details()`` or ``get_output_details()``.
+        names: the Keras input (or output) names.
+        signature: ``{name: detail}`` from the file's ``serving_default`` signature, when present.
+        shapes: ``{name: sample shape}`` to fall back on when the names do not match.
+        what: ``"input"`` or ``"output"``, for the error.
+
+    Raises:
+        ValueError: a Keras name matches no tensor, or several equally well.
+    """
+    if signature and all(n in signature for n in names):
+        by_index = {d["index"]: d for d in details}
+        return {n: by_index.get(signature[n]["index"], signature[n]) for n in names}
+    by_name = {_tensor_name(d): d for d in details}
+    if all(n in by_name for n in names):
+        return {n: by_name[n] for n in names}
+    if len(names) == 1 and len(details) == 1:
+        return {names[0]: details[0]}
+    matched = {}
+    for n in names:
+        want = tuple(shapes.get(n, ())) if shapes else None
+        fits = [d for d in details if want is not None and tuple(int(v) for v in d["shape"][1:]) == want]
+        if len(fits) != 1:
+            raise ValueError(f"cannot tell which TFLite {what} tensor is the model's {what} '{n}' "
+                             f"(its tensors: {', '.join(str(d.get('name')) for d in details)})")
+        matched[n] = fits[0]
+    return matched
+
+
+def _signature(interp, side: str) -> dict | None:
+    try:
+        signatures = interp.get_signature_list()
+        if not signatures:
+            return None
+        runner = interp.get_signature_runner(next(iter(signatures)))
+        return runner.get_input_details() if side == "input" else runner.get_output_details()
+    except Exception:  # noqa: BLE001 - a file without signatures: match by tensor names
+        return None
+
+
+def tflite_predict(interp, x, output_names: list[str] | None = None):
     """Outputs for every sample, one at a time, and the mean latency per sample in ms.
 
     Inputs are quantized and outputs dequantized when the file's I/O is integer, so the
-    caller always deals in floats.
+    caller always deals in floats. ``x`` is an array, or a dict by Keras input name; with
+    ``output_names`` (several outputs) the outputs come back as a dict by those names, else
+    as one array (the file's first output).
     """
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
-    in_scale, in_zero = inp["quantization"]
-    out_scale, out_zero = out["quantization"]
-    quantized_in = np.issubdtype(inp["dtype"], np.integer)
-    quantized_out = np.issubdtype(out["dtype"], np.integer)
-    info = np.iinfo(inp["dtype"]) if quantized_in else None
-    preds = []
+    in_details, out_details = interp.get_input_details(), interp.get_output_details()
+    if arrays.is_named(x):
+        inputs = match_tensors(in_details, list(x), _signature(interp, "input"), arrays.shapes(x), "input")
+    else:
+        inputs = {"": in_details[0]}
+    if output_names:
+        outputs = match_tensors(out_details, output_names, _signature(interp, "output"), None, "output")
+    else:
+        outputs = {"": out_details[0]}
+    preds = {name: [] for name in outputs}
     elapsed = 0.0
-    for i in range(len(x)):
-        sample = x[i : i + 1].astype(np.float32)
-        if quantized_in:
-            sample = np.clip(np.round(sample / in_scale + in_zero), info.min, info.max)
-        interp.set_tensor(inp["index"], sample.astype(inp["dtype"]))
+    for i in range(arrays.count(x)):
+        for name, detail in inputs.items():
+            sample = (x[name] if name else x)[i : i + 1]
+            interp.set_tensor(detail["index"], _to_tensor(sample, detail))
         start = time.perf_counter()
         interp.invoke()
         elapsed += time.perf_counter() - start
-        result = interp.get_tensor(out["index"]).astype(np.float32)
-        if quantized_out:
-            result = (result - out_zero) * out_scale
-        preds.append(result.reshape(-1))
-    return np.stack(preds), 1000.0 * elapsed / max(1, len(x))
+        for name, detail in outputs.items():
+            result = interp.get_tensor(detail["index"]).astype(np.float32)
+            scale, zero = detail["quantization"]
+            if np.issubdtype(detail["dtype"], np.integer) and scale:
+                result = (result - zero) * scale
+            preds[name].append(result.reshape(-1))
+    ms = 1000.0 * elapsed / max(1, arrays.count(x))
+    stacked = {name: np.stack(rows) if rows else np.zeros((0, 1), np.float32) for name, rows in preds.items()}
+    return (stacked if output_names else stacked[""]), ms
+
+
+def _to_tensor(sample: np.ndarray, detail: dict) -> np.ndarray:
+    """One sample in the tensor's dtype, quantized when the tensor is integer and quantized."""
+    dtype = detail["dtype"]
+    sample = np.asarray(sample)
+    if np.issubdtype(dtype, np.integer):
+        scale, zero = detail["quantization"]
+        if scale:
+            info = np.iinfo(dtype)
+            sample = np.clip(np.round(sample.astype(np.float32) / scale + zero), info.min, info.max)
+        return sample.astype(dtype)
+    return sample.astype(dtype)
 
 
 def _first_line(exc: BaseException) -> str:

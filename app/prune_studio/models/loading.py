@@ -264,10 +264,10 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
                 raise _fail(p, f"has a damaged layer graph: {exc}.") from None
             model = _load_tf_keras(p, header, trust, custom)
     _check_inputs(p, model)
-    settings = settings_from_saved(training) or infer_compile_settings(model)
+    settings = settings_from_saved(training, getattr(model, "output_names", None)) or infer_compile_settings(model)
     try:
-        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=list(settings.metrics))
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
     except Exception:  # a saved loss tf-keras does not know: fall back to an inferred one
         settings = infer_compile_settings(model)
-        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=list(settings.metrics))
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
     return LoadedModel(model=model, path=p, fmt=fmt, saved_with=saved_with, compile_settings=settings)

@@ -38,8 +38,10 @@ class RunCallback(keras.callbacks.Callback):
         nan_at: ``(step, epoch)`` of the first non-finite loss, or ``None``.
     """
 
-    def __init__(self, listener: TrainingListener, control: RunControl):
+    def __init__(self, listener: TrainingListener, control: RunControl, translate=None):
+        """``translate(logs) -> logs`` renames per-output metrics (see ``metrics.OutputNames``)."""
         super().__init__()
+        self._translate = translate or (lambda logs: logs)
         self.listener = listener
         self.control = control
         self.step = 0
@@ -53,7 +55,7 @@ class RunCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.step += 1
-        values = _floats(logs)
+        values = self._translate(_floats(logs))
         loss = values.get("loss")
         if loss is not None and not math.isfinite(loss):
             self.nan_at = (self.step, self.epoch)
@@ -73,7 +75,7 @@ class RunCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.nan_at is None:
-            self.listener.on_epoch_end(epoch, _floats(logs))
+            self.listener.on_epoch_end(epoch, self._translate(_floats(logs)))
 
     def report_sparsity(self, force: bool = False) -> None:
         """Send the sparsity snapshot, unless one went out less than 0.1 s ago (or ``force``)."""

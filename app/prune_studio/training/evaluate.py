@@ -1,21 +1,40 @@
 """Evaluate a Keras model on a data set's test split, the same way everywhere.
 
 The baseline before pruning, the result after it, and ``prune-studio-cli evaluate`` all use
-:func:`evaluate_keras`, so their numbers are comparable.
+:func:`evaluate_keras`, so their numbers are comparable. A model with several outputs gets its
+per-output metrics (``<output>_accuracy``) plus one headline ``accuracy`` (their mean).
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from prune_studio.compat import keras, tf
-from prune_studio.training.errors import TrainingError
+from prune_studio.compat import keras
+from prune_studio.training.errors import TrainingError, translated_errors
+from prune_studio.training.metrics import with_headline
+
+__all__ = ["compile_for", "evaluate_keras", "test_inputs", "translated_errors", "TrainingError"]
 
 
-def compile_for(model: "keras.Model", compile_settings: Any, optimizer: Any = "adam") -> None:
-    """Compile ``model`` with the loss and metrics of ``compile_settings`` (a ``CompileSettings``)."""
-    model.compile(optimizer=optimizer, loss=compile_settings.keras_loss(), metrics=list(compile_settings.metrics))
+def compile_for(model: "keras.Model", compile_settings: Any, optimizer: Any = "adam",
+                output_names: "list[str] | dict[str, str] | None" = None) -> None:
+    """Compile ``model`` with the loss(es), metrics and loss weights of ``compile_settings``.
+
+    Args:
+        output_names: the names ``compile_settings`` uses for the model's outputs, in the
+            model's output order, when the model calls them otherwise (pruning wrappers rename
+            an output layer ``prune_low_magnitude_<name>``); per-output settings then go in as
+            lists, matched by position. A dict ``{name: key}`` instead keys them by the
+            model's own output keys (a model whose outputs are a dict).
+    """
+    s = compile_settings
+    names = list(output_names) if output_names is not None else None
+    loss, metrics, weights = s.keras_loss(names), s.keras_metrics(names), s.keras_loss_weights(names)
+    if isinstance(output_names, dict) and s.outputs:
+        keys = list(output_names.values())
+        loss, metrics = dict(zip(keys, loss)), dict(zip(keys, metrics))
+        weights = dict(zip(keys, weights)) if weights is not None else None
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights)
 
 
 def test_inputs(dataset: Any, batch_size: int) -> dict[str, Any]:
@@ -35,8 +54,12 @@ def evaluate_keras(model: "keras.Model", dataset: Any, compile_settings: Any = N
         compile_settings: a ``CompileSettings``; ``None`` keeps the model's own compile state.
         batch_size: evaluation batch size.
 
+    Returns:
+        ``{"loss": .., "accuracy": .., ...}``; with several outputs also ``<output>_loss`` and
+        ``<output>_<metric>`` per output, and ``accuracy`` is the mean of the outputs' accuracies.
+
     Raises:
-        TrainingError: the data does not fit the model, or memory ran out.
+        TrainingError: the data does not fit the model, memory ran out, or TensorFlow failed.
     """
     if compile_settings is None and not getattr(model, "compiled_loss", None):
         from prune_studio.models import infer_compile_settings
@@ -44,33 +67,6 @@ def evaluate_keras(model: "keras.Model", dataset: Any, compile_settings: Any = N
         compile_settings = infer_compile_settings(model, getattr(dataset, "y_train", None))
     if compile_settings is not None:
         compile_for(model, compile_settings)
-    with translated_errors(batch_size):
+    with translated_errors(batch_size, "Evaluating"):
         logs = model.evaluate(verbose=0, return_dict=True, **test_inputs(dataset, batch_size))
-    return {k: float(v) for k, v in logs.items()}
-
-
-@contextlib.contextmanager
-def translated_errors(batch_size: int):
-    """Turn TensorFlow's run-time errors (memory, data) into a readable :class:`TrainingError`."""
-    try:
-        yield
-    except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
-        raise TrainingError(f"Ran out of memory with batch size {batch_size}; try a smaller batch size.") from exc
-    except (tf.errors.InvalidArgumentError, ValueError) as exc:
-        if isinstance(exc, ValueError) and not _about_data(exc):
-            raise
-        raise TrainingError(f"The data does not fit the model: {first_line(exc)}.") from exc
-
-
-def _about_data(exc: ValueError) -> bool:
-    """Whether Keras rejected the inputs or labels (rather than failing for another reason)."""
-    text = str(exc).lower()
-    return any(word in text for word in ("shape", "incompatible", "input", "label", "dtype"))
-
-
-def first_line(exc: BaseException, limit: int = 240) -> str:
-    """The first meaningful line of an exception message, shortened for a one-line display."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    text = lines[-1] if lines and lines[0].startswith("in user code") else (lines[0] if lines else type(exc).__name__)
-    text = text.rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return with_headline({k: float(v) for k, v in logs.items()}, list(getattr(model, "output_names", None) or []))

@@ -24,6 +24,8 @@ from prune_studio.training.control import RunControl
 from prune_studio.training.errors import TrainingError
 from prune_studio.training.evaluate import compile_for, evaluate_keras, translated_errors
 from prune_studio.training.listener import TrainingListener
+from prune_studio.training.metrics import OutputNames, per_output_accuracy
+from prune_studio.training.optimizers import make_optimizer
 from prune_studio.training.settings import TrainingSettings, steps_per_epoch
 
 
@@ -63,16 +65,25 @@ class FineTuneResult:
         }
 
 
-def make_optimizer(settings: TrainingSettings) -> "keras.optimizers.Optimizer":
-    """The optimizer named by ``settings`` at its learning rate."""
-    return keras.optimizers.get({"class_name": settings.optimizer, "config": {"learning_rate": settings.learning_rate}})
+def output_keys(wrapped: Any, output_names: list[str]) -> "list[str] | dict[str, str]":
+    """How the wrapped model wants per-output labels and losses: ``output_names`` in its output
+    order (a list, matched by position), or ``{name: key}`` when its outputs are a dict (Keras
+    then matches by key; ``model.outputs`` follows the keys' sorted order)."""
+    nested = getattr(wrapped, "_nested_outputs", None)
+    if isinstance(nested, dict) and len(nested) == len(output_names):
+        return dict(zip(output_names, sorted(nested)))
+    return list(output_names)
 
 
-def _fit_inputs(dataset: Any, settings: TrainingSettings) -> dict[str, Any]:
+def _fit_inputs(dataset: Any, settings: TrainingSettings, keys: "list[str] | dict[str, str]") -> dict[str, Any]:
+    """``fit`` arguments; labels by output name go in the structure ``keys`` says."""
     if getattr(dataset, "x_train", None) is not None:
+        y = dataset.y_train
+        if isinstance(y, dict):
+            y = {key: y[name] for name, key in keys.items()} if isinstance(keys, dict) else [y[n] for n in keys]
         return {
             "x": dataset.x_train,
-            "y": dataset.y_train,
+            "y": y,
             "batch_size": settings.batch_size,
             "validation_split": settings.validation_split,
         }
@@ -118,6 +129,8 @@ def fine_tune(
         from prune_studio.models import infer_compile_settings
 
         compile_settings = infer_compile_settings(model, getattr(dataset, "y_train", None))
+    compile_settings = compile_settings.for_model(model, getattr(dataset, "y_train", None))
+    outputs = list(getattr(model, "output_names", None) or [])
 
     listener.on_log("Evaluating the unpruned model.")
     baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
@@ -126,18 +139,20 @@ def fine_tune(
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         pruned = apply_plan(model, plan)
         wrapped = pruned.model
-        compile_for(wrapped, compile_settings, optimizer=make_optimizer(settings))
+        keys = output_keys(wrapped, outputs)
+        compile_for(wrapped, compile_settings, optimizer=make_optimizer(settings), output_names=keys)
+    renamed = OutputNames(outputs, list(getattr(wrapped, "output_names", None) or []))
     for name, reason in pruned.skipped.items():
         listener.on_log(f"Layer {name} stays dense: {reason}")
 
     per_epoch = steps_per_epoch(settings, dataset.num_train)
     listener.on_run_start(settings.epochs * per_epoch, per_epoch, settings.epochs)
-    run = RunCallback(listener, control)
+    run = RunCallback(listener, control, renamed.logs)
     callbacks = [UpdatePruningStep(), run]
     if logdir:
         callbacks.append(PruningSummaries(log_dir=str(logdir)))
     with translated_errors(settings.batch_size):
-        history = wrapped.fit(epochs=settings.epochs, verbose=0, callbacks=callbacks, **_fit_inputs(dataset, settings))
+        history = wrapped.fit(epochs=settings.epochs, verbose=0, callbacks=callbacks, **_fit_inputs(dataset, settings, keys))
     if run.nan_at is not None:
         step, epoch = run.nan_at
         raise TrainingError(
@@ -148,13 +163,13 @@ def fine_tune(
 
     stripped = strip_pruning(wrapped)
     final = evaluate_keras(stripped, dataset, compile_settings, settings.batch_size)
-    listener.on_log(f"Done: accuracy {_metric(baseline)} before, {_metric(final)} after.")
+    listener.on_log(f"Done: accuracy {_metric(baseline, outputs)} before, {_metric(final, outputs)} after.")
     result = FineTuneResult(
         wrapped_model=wrapped,
         stripped_model=stripped,
         baseline=baseline,
         final=final,
-        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+        history=_history(history.history, renamed),
         stopped=run.stopped,
         skipped=dict(pruned.skipped),
         sparsity=sparsity_snapshot(wrapped)[2],
@@ -163,6 +178,16 @@ def fine_tune(
     return result
 
 
-def _metric(metrics: dict[str, float]) -> str:
+def _history(history: dict, renamed: "OutputNames") -> dict[str, list[float]]:
+    """Per-epoch lists under the model's own output names, plus the headline accuracy."""
+    epochs = len(next(iter(history.values()), []))
+    rows = [renamed.logs({k: float(v[i]) for k, v in history.items()}) for i in range(epochs)]
+    return {k: [row[k] for row in rows] for k in (rows[0] if rows else {})}
+
+
+def _metric(metrics: dict[str, float], outputs: list[str] = ()) -> str:
     value = metrics.get("accuracy")
-    return f"{value:.2%}" if value is not None else f"loss {metrics.get('loss', float('nan')):.4f}"
+    if value is None:
+        return f"loss {metrics.get('loss', float('nan')):.4f}"
+    each = per_output_accuracy(metrics, outputs) if len(outputs) > 1 else {}
+    return f"{value:.2%}" + (f" ({', '.join(f'{k} {v:.2%}' for k, v in each.items())})" if each else "")
