@@ -12,7 +12,8 @@ clicked-through session can be automated. Layout (``schema_version`` 1)::
               (either may add "policy": "xnnpack": prune only what XNNPack runs faster sparse)
       "training": {"epochs": 2, "batch_size": 32, "optimizer": "adam",
                    "learning_rate": 0.001, "validation_split": 0.1},
-      "export": {... ExportSettings.to_dict() ...}
+      "export": {... ExportSettings.to_dict() ...},
+      "structured": {... StructuredSettings.to_dict() ...}     (optional: remove channels first)
     }
 
 Relative paths (the model's, the custom objects file's, the data's) resolve against the recipe
@@ -41,7 +42,7 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 SUGGEST_KEYS = ("max_drop", "target_sparsity")
 #: Names a recipe's ``plan.policy`` may take (see ``prune_studio.cli.policies``).
 POLICIES = ("xnnpack",)
-TOP_LEVEL = ("schema_version", "model", "data", "plan", "training", "export")
+TOP_LEVEL = ("schema_version", "model", "data", "plan", "training", "export", "structured")
 
 
 class RecipeError(PruneStudioError):
@@ -76,6 +77,8 @@ class Recipe:
         custom_objects: a Python file whose classes are registered before the model opens
             (relative paths resolve against ``base_dir``), or ``None``.
         policy: a pruning policy name from :data:`POLICIES` (``"xnnpack"``), or ``None``.
+        structured: a :class:`prune_studio.structured.StructuredSettings` (remove whole channels
+            before, or while, fine-tuning), or ``None``; a section missing fields gets the defaults.
         base_dir: the folder relative paths resolve against (the recipe file's folder).
     """
 
@@ -89,6 +92,7 @@ class Recipe:
     custom_objects: str | None = None
     policy: str | None = None
     base_dir: Path | None = field(default=None, compare=False)
+    structured: Any = None
 
     def __post_init__(self) -> None:
         if (self.plan is None) == (self.suggest is None):
@@ -133,6 +137,7 @@ class Recipe:
             "plan": plan,
             "training": self.training.to_dict(),
             "export": self.export.to_dict(),
+            **({"structured": self.structured.to_dict()} if self.structured is not None else {}),
         }
 
     @classmethod
@@ -161,6 +166,7 @@ class Recipe:
             training=_parse_training(data.get("training", {})),
             export=_parse_export(data.get("export", {})),
             base_dir=Path(base_dir) if base_dir is not None else None,
+            structured=_parse_structured(data.get("structured")),
         )
 
 
@@ -280,6 +286,17 @@ def _parse_export(export: Any) -> Any:
         return ExportSettings.from_dict(export)
     except (PruneStudioError, ValueError, TypeError) as exc:
         raise _fail("export", f"is not valid: {_sentence(exc)}") from exc
+
+
+def _parse_structured(section: Any) -> Any:
+    if section is None:
+        return None
+    from prune_studio.structured.settings import StructuredSettings, StructuredSettingsError
+
+    try:
+        return StructuredSettings.from_dict(section)
+    except StructuredSettingsError as exc:
+        raise RecipeError(f"Recipe section 'structured': {exc}", field=f"structured.{exc.field}" if exc.field else "structured") from exc
 
 
 def _sentence(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import sys
 from prune_studio import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them; a missing one is left out.
-COMMANDS = ("cmd_inspect", "cmd_scan", "cmd_prune", "cmd_demo", "cmd_evaluate", "cmd_export")
+COMMANDS = ("cmd_inspect", "cmd_scan", "cmd_prune", "cmd_shrink", "cmd_demo", "cmd_evaluate", "cmd_export")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

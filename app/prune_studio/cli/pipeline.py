@@ -95,8 +95,16 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
     # a worker of a cluster cannot stop alone (the others would wait on it), so Ctrl-C aborts there
     graceful = strategy_name != "multi-worker"
     with stop_on_interrupt(control, progress) if graceful else contextlib.nullcontext():
-        result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
-                           listener=progress, control=control, strategy=strategy, logdir=logdir)
+        shrunk = None
+        if recipe.structured is not None:  # remove whole channels first (the plan then prunes weights)
+            from prune_studio.structured import structured_fine_tune
+
+            shrunk = structured_fine_tune(loaded.model, dataset, recipe.structured, settings, loaded.compile_settings,
+                                          listener=progress, control=control, plan=plan, strategy=strategy)
+            result = shrunk.fine_tune
+        else:
+            result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings,
+                               listener=progress, control=control, strategy=strategy, logdir=logdir)
     export = export_all(result.stripped_model, dataset, out_dir, recipe.export, baseline_path=str(recipe.model_file()),
                         baseline_model=loaded.model, overwrite=True, progress=progress.phase("Export"))
     report = export.to_dict()
@@ -106,6 +114,11 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
         recipe=recipe.to_dict(),
         strategy=where,
     )
+    from prune_studio.structured.report import cost_report
+
+    report["cost"] = cost_report(loaded.model, result.stripped_model)
+    if shrunk is not None:
+        report["structured"] = shrunk.to_dict()
     (Path(out_dir) / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 

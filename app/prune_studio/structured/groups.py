@@ -390,6 +390,7 @@ def _build_groups(graph: ChannelGraph) -> None:
     n = len(graph.parent)
     graph.root_of = np.array([graph.find(i) for i in range(n)], dtype=np.int64)
     order: dict[tuple, list[int]] = {}
+    position = {layer.name: i for i, layer in enumerate(graph.model.layers)}
     for root in sorted(set(graph.root_of.tolist())):
         roles = graph.members[root]
         producers = []
@@ -398,6 +399,7 @@ def _build_groups(graph: ChannelGraph) -> None:
                 producers.append(layer)
         if not producers:
             continue
+        producers.sort(key=lambda name: position.get(name, len(position)))
         kind = "heads" if any(role == "heads" for _, role in roles) else "channels"
         order.setdefault((kind, tuple(producers)), []).append(root)
     consumers: dict[int, list[str]] = {}

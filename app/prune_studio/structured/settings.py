@@ -57,7 +57,9 @@ class StructuredSettings:
         rounds: remove in this many steps, fine-tuning after each (1 = all at once).
         power: the schedule's exponent: the target reached after round r of R is
             ``final * (1 - (1 - r / R) ** power)`` (3 like ``PolynomialDecay``; 1 is linear).
-        epochs_per_round: fine-tuning epochs after each round (``None``: the training section's).
+        epochs_per_round: fine-tuning epochs after each round but the last (``None``: the
+            training section's epochs; 0: none); the last round always fine-tunes as the
+            training section says.
     """
 
     mode: str = "global"

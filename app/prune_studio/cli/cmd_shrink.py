@@ -1,0 +1,96 @@
+"""``prune-studio-cli shrink MODEL --data DATA --out DIR``: remove whole channels, fine-tune, export.
+
+The model gets physically smaller and faster (fewer filters and units), unlike ``prune``, which
+sets weights to zero. Options override the recipe's ``"structured"`` section (or the defaults);
+a recipe's plan, when given, then also zeroes weights of the smaller model. ``report.json``
+gets ``"structured"`` (groups, rounds, parameters and FLOPs before and after) and ``"cost"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prune_studio.cli.cmd_prune import add_run_args, check_epochs
+from prune_studio.cli.common import DATA_HELP, CliInputError, data_spec_from_arg, emit
+from prune_studio.cli.runtime import make_strategy
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("shrink", help="remove whole channels (smaller and faster), fine-tune, then export")
+    p.add_argument("model", help="the Keras model file to shrink")
+    p.add_argument("--data", default=None, help=DATA_HELP + " (default: the recipe's data)")
+    p.add_argument("--recipe", default=None, help="a recipe .json; its 'structured' section is the starting point")
+    p.add_argument("--reduction", type=float, default=None, metavar="PERCENT",
+                   help="remove the least important channels until this share of FLOPs (or --metric) is gone, e.g. 60")
+    p.add_argument("--metric", choices=("flops", "params"), default=None, help="what --reduction counts (default flops)")
+    p.add_argument("--keep", type=float, default=None, metavar="PERCENT",
+                   help="instead of --reduction: every channel group keeps this share of its channels, e.g. 50")
+    p.add_argument("--criterion", choices=("l1", "l2", "bn_scale"), default=None, help="channel importance (default l1)")
+    p.add_argument("--round-to", type=int, default=None, metavar="N", help="kept channel counts are multiples of N (default 8)")
+    p.add_argument("--rounds", type=int, default=None, metavar="N", help="remove channels in N rounds, fine-tuning between")
+    add_run_args(p)
+    p.set_defaults(func=run)
+
+
+def _percent(flag: str, value: float, top_inclusive: bool) -> float:
+    ok = 0 < value <= 100 if top_inclusive else 0 < value < 100
+    if not ok:
+        raise CliInputError(f"{flag} {value:g} is not valid; give a percentage above 0 and "
+                            f"{'at most' if top_inclusive else 'below'} 100.")
+    return value / 100
+
+
+def structured_from_args(args, base):
+    """The recipe's structured settings (or defaults) with the command-line options applied."""
+    from prune_studio.structured.settings import StructuredSettings, StructuredSettingsError
+
+    data = base.to_dict() if base is not None else StructuredSettings().to_dict()
+    if args.reduction is not None and args.keep is not None:
+        raise CliInputError("Give either --reduction or --keep, not both.")
+    if args.reduction is not None:
+        data.update(mode="global", reduction=_percent("--reduction", args.reduction, False))
+    if args.keep is not None:
+        data.update(mode="uniform", keep_ratio=_percent("--keep", args.keep, True))
+    for key in ("metric", "criterion", "round_to", "rounds"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    try:
+        return StructuredSettings.from_dict(data)
+    except StructuredSettingsError as exc:
+        flag = "--" + (exc.field or "").replace("_", "-")
+        raise CliInputError(f"{flag}: {exc}") from exc
+
+
+def run(args) -> int:
+    from prune_studio.cli.pipeline import run_recipe, summary
+    from prune_studio.recipe import Recipe, load_recipe
+
+    check_epochs(args)
+    model = Path(args.model)
+    if not model.exists():
+        raise CliInputError(f"The model file {args.model} does not exist; give a .keras, .h5 or SavedModel path.")
+    if args.recipe is not None:
+        recipe = load_recipe(args.recipe)
+    elif args.data is None:
+        raise CliInputError("shrink needs --data (or a --recipe that names the data).")
+    else:
+        from prune_studio.pruning.plan import PruningPlan
+
+        recipe = Recipe(model_path=str(model), data=data_spec_from_arg(args.data), plan=PruningPlan())
+    recipe.model_path = str(model.resolve())
+    if args.data is not None:
+        recipe.data = data_spec_from_arg(args.data)
+    recipe.structured = structured_from_args(args, recipe.structured)
+    strategy = make_strategy(args)
+    report = run_recipe(recipe, Path(args.out), strategy, args.strategy, args.epochs, args.logdir, args.overwrite)
+    emit(args, report, summary_text(report) + "\n" + summary(report))
+    return 0
+
+
+def summary_text(report: dict) -> str:
+    """One line on what channel removal did."""
+    s = report.get("structured", {})
+    before, after = s.get("before", {}), s.get("after", {})
+    return (f"Channels removed: parameters {before.get('params', 0):,} -> {after.get('params', 0):,}, "
+            f"FLOPs {before.get('flops', 0):,} -> {after.get('flops', 0):,} "
+            f"(-{100 * s.get('flops_reduction', 0):.0f}%)")
