@@ -223,6 +223,8 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
+        if getattr(self, "structured_panel", None) is not None:
+            self.structured_panel.set_context(s.loaded.model)
 
     def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:
         """The tree's "Zeros now" bars, at most twice a second (the charts show every point)."""
