@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prune_studio.structured.cost import Cost, CostModel
-from prune_studio.structured.groups import ChannelGraph, analyze
+from prune_studio.structured.groups import ChannelGraph, StructureError, analyze
 from prune_studio.structured.importance import channel_importance, select_global, select_uniform
 from prune_studio.structured.settings import StructuredSettings
 from prune_studio.structured.surgery import shrink
@@ -79,6 +79,12 @@ def plan_selection(graph: ChannelGraph, settings: StructuredSettings, share: flo
         wanted = 1 - (1 - ratio) * share
         return min(1.0, wanted * original.get(name, sizes[name]) / sizes[name])
 
+    unknown = sorted(set(settings.groups) - set(sizes) - set(original))
+    if unknown:
+        raise StructureError(
+            f"The structured settings name group '{unknown[0]}', which this model does not have; "
+            f"its groups are {', '.join(g.name for g in graph.prunable_groups())}."
+        )
     per_group = {name: now(r, name) for name, r in settings.groups.items() if name in sizes}
     if settings.mode == "uniform":
         ratios = {g.name: now(settings.keep_ratio, g.name) for g in graph.prunable_groups()}
