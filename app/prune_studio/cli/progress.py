@@ -50,6 +50,13 @@ class ProgressBar(TrainingListener):
         self.stream.flush()
         self._drawn = True
 
+    def on_phase(self, name: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.on_log(f"{name}: {seconds:.1f} s.")
+
+    def on_warning(self, kind: str, message: str) -> None:
+        self.on_log(f"Warning: {message}")
+
     def on_log(self, message: str) -> None:
         if self._drawn:
             self.stream.write("\n")

@@ -31,5 +31,18 @@ class TrainingListener:
     def on_log(self, message: str) -> None:
         """A line for the run's log."""
 
+    def on_phase(self, name: str, seconds: float | None) -> None:
+        """A phase of the run starts (``seconds=None``) or ends (``seconds``: how long it took).
+
+        Names: ``"Evaluating"``, ``"Fine-tuning"``, ``"Re-estimating BatchNorm statistics"``,
+        ``"Stripping"``.
+        """
+
+    def on_warning(self, kind: str, message: str) -> None:
+        """Something the user should act on; ``message`` is one sentence saying what to change.
+
+        ``kind == "accuracy_drop"``: validation accuracy fell far below the baseline.
+        """
+
     def on_run_end(self, result: Any) -> None:
         """The run's :class:`~prune_studio.training.FineTuneResult`."""

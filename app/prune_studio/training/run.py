@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,10 @@ from prune_studio.compat import keras, tf
 from prune_studio.pruning import PruningSummaries, UpdatePruningStep, apply_plan, strip_pruning
 from prune_studio.training.callback import RunCallback, sparsity_snapshot
 from prune_studio.training.control import RunControl
+from prune_studio.training.epoch_check import BatchNormPhase, EpochCheck, split_validation
 from prune_studio.training.errors import TrainingError
 from prune_studio.training.evaluate import compile_for, evaluate_keras, translated_errors
+from prune_studio.training.guard import AccuracyGuard
 from prune_studio.training.listener import TrainingListener
 from prune_studio.training.metrics import OutputNames, per_output_accuracy
 from prune_studio.training.optimizers import make_optimizer
@@ -75,19 +78,28 @@ def output_keys(wrapped: Any, output_names: list[str]) -> "list[str] | dict[str,
     return list(output_names)
 
 
-def _fit_inputs(dataset: Any, settings: TrainingSettings, keys: "list[str] | dict[str, str]") -> dict[str, Any]:
-    """``fit`` arguments; labels by output name go in the structure ``keys`` says."""
+def _fit_inputs(dataset: Any, settings: TrainingSettings,
+                keys: "list[str] | dict[str, str]") -> tuple[dict[str, Any], tuple[Any, Any] | None]:
+    """``fit`` arguments and the held-out ``(x, y)`` that :class:`EpochCheck` validates on.
+
+    Labels by output name go in the structure ``keys`` says.
+    """
     if getattr(dataset, "x_train", None) is not None:
         y = dataset.y_train
         if isinstance(y, dict):
             y = {key: y[name] for name, key in keys.items()} if isinstance(keys, dict) else [y[n] for n in keys]
-        return {
-            "x": dataset.x_train,
-            "y": y,
-            "batch_size": settings.batch_size,
-            "validation_split": settings.validation_split,
-        }
-    return {"x": dataset.train_ds(settings.batch_size)}
+        x, y, x_val, y_val = split_validation(dataset.x_train, y, settings.validation_split)
+        return {"x": x, "y": y, "batch_size": settings.batch_size}, (x_val, y_val)
+    return {"x": dataset.train_ds(settings.batch_size)}, None
+
+
+@contextlib.contextmanager
+def _phase(listener: TrainingListener, name: str):
+    """Report a phase of the run to ``listener``: its start, then its duration."""
+    listener.on_phase(name, None)
+    start = time.monotonic()
+    yield
+    listener.on_phase(name, time.monotonic() - start)
 
 
 def fine_tune(
@@ -133,7 +145,8 @@ def fine_tune(
     outputs = list(getattr(model, "output_names", None) or [])
 
     listener.on_log("Evaluating the unpruned model.")
-    baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
+    with _phase(listener, "Evaluating"):
+        baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
     listener.on_baseline(baseline)
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -148,11 +161,18 @@ def fine_tune(
     per_epoch = steps_per_epoch(settings, dataset.num_train)
     listener.on_run_start(settings.epochs * per_epoch, per_epoch, settings.epochs)
     run = RunCallback(listener, control, renamed.logs)
-    callbacks = [UpdatePruningStep(), run]
+    fit_inputs, validation = _fit_inputs(dataset, settings, keys)
+    # the guard's yardstick: the unpruned model on the same held-out examples (single output)
+    val_baseline = (None if isinstance(getattr(dataset, "y_train", None), dict)
+                    else _validation_accuracy(model, validation, settings.batch_size))
+    batchnorm = BatchNormPhase(wrapped, dataset, listener) if settings.reestimate_batchnorm else None
+    guard = AccuracyGuard(listener, val_baseline, model, plan, settings.learning_rate, settings.epochs * per_epoch)
+    check = EpochCheck(batchnorm, validation, settings.batch_size, guard, lambda: sparsity_snapshot(wrapped)[0])
+    callbacks = [UpdatePruningStep(), check, run]
     if logdir:
         callbacks.append(PruningSummaries(log_dir=str(logdir)))
-    with translated_errors(settings.batch_size):
-        history = wrapped.fit(epochs=settings.epochs, verbose=0, callbacks=callbacks, **_fit_inputs(dataset, settings, keys))
+    with translated_errors(settings.batch_size), _phase(listener, "Fine-tuning"):
+        history = wrapped.fit(epochs=settings.epochs, verbose=0, callbacks=callbacks, **fit_inputs)
     if run.nan_at is not None:
         step, epoch = run.nan_at
         raise TrainingError(
@@ -160,9 +180,16 @@ def fine_tune(
             f"(now {settings.learning_rate:g}) or check the data for missing values."
         )
     run.report_sparsity(force=True)
+    if batchnorm is not None and batchnorm.active:
+        batchnorm()  # the masks changed since the last epoch end (or the run stopped mid-epoch)
 
-    stripped = strip_pruning(wrapped)
-    final = evaluate_keras(stripped, dataset, compile_settings, settings.batch_size)
+    with _phase(listener, "Stripping"):
+        stripped = strip_pruning(wrapped)
+    with _phase(listener, "Evaluating"):
+        final = evaluate_keras(stripped, dataset, compile_settings, settings.batch_size)
+    if "accuracy" in baseline and "accuracy" in final:
+        guard.baseline = baseline["accuracy"]
+        guard.check(final["accuracy"], sparsity_snapshot(wrapped)[0], where="Test accuracy after the fine-tune")
     listener.on_log(f"Done: accuracy {_metric(baseline, outputs)} before, {_metric(final, outputs)} after.")
     result = FineTuneResult(
         wrapped_model=wrapped,
@@ -183,6 +210,14 @@ def _history(history: dict, renamed: "OutputNames") -> dict[str, list[float]]:
     epochs = len(next(iter(history.values()), []))
     rows = [renamed.logs({k: float(v[i]) for k, v in history.items()}) for i in range(epochs)]
     return {k: [row[k] for row in rows] for k in (rows[0] if rows else {})}
+
+
+def _validation_accuracy(model: "keras.Model", validation: tuple[Any, Any] | None, batch_size: int) -> float | None:
+    """The unpruned model's accuracy on the held-out examples, the guard's yardstick."""
+    if validation is None or len(tf.nest.flatten(validation[0])[0]) == 0:
+        return None
+    values = model.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True)
+    return float(values["accuracy"]) if "accuracy" in values else None
 
 
 def _metric(metrics: dict[str, float], outputs: list[str] = ()) -> str:

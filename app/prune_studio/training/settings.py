@@ -21,13 +21,18 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
 
 @dataclass
 class TrainingSettings:
-    """How to fine-tune: epochs, batch size, optimizer, learning rate, validation share."""
+    """How to fine-tune: epochs, batch size, optimizer, learning rate, validation share.
+
+    ``reestimate_batchnorm`` (on by default) measures BatchNormalization moving statistics
+    afresh at each epoch end and at the end of the run, so pruned masks do not leave them stale.
+    """
 
     epochs: int = 2
     batch_size: int = 32
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     validation_split: float = 0.1
+    reestimate_batchnorm: bool = True
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(field, problem)``; empty when the settings are usable."""
@@ -44,6 +49,8 @@ class TrainingSettings:
             found.append(
                 ("validation_split", f"must be a number from 0 up to (not including) 1, got {self.validation_split!r}")
             )
+        if not isinstance(self.reestimate_batchnorm, bool):
+            found.append(("reestimate_batchnorm", f"must be true or false, got {self.reestimate_batchnorm!r}"))
         return found
 
     def validate(self) -> "TrainingSettings":
