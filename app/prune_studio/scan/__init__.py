@@ -12,6 +12,9 @@ from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
 _LAZY = {
     "ScanError": "sensitivity",
     "cached_scan": "sensitivity",
+    "checked_targets": "calibrate",
+    "joint_drop": "calibrate",
+    "plan_from_targets": "suggest",
     "sensitivity_scan": "sensitivity",
     "plan_targets": "suggest",
     "projected_sparsity": "suggest",

@@ -21,7 +21,7 @@ from prune_studio.scan.result import ScanResult
 log = logging.getLogger(__name__)
 
 # Bump when the way points are measured changes, so old files stop matching.
-_FORMAT = "scan-v1"
+_FORMAT = "scan-v2"  # v2: BatchNorm statistics re-estimated at every point
 
 
 def default_cache_dir() -> Path:
@@ -31,9 +31,9 @@ def default_cache_dir() -> Path:
 
 
 def scan_key(weights: Iterable[np.ndarray], x: np.ndarray, y: np.ndarray,
-             sparsities: Sequence[float]) -> str:
-    """A hex digest naming one (model weights, data sample, sparsities) combination."""
-    digest = hashlib.sha256(_FORMAT.encode())
+             sparsities: Sequence[float], mode: str = "") -> str:
+    """A hex digest naming one (model weights, data sample, sparsities, measuring mode) combination."""
+    digest = hashlib.sha256((_FORMAT + mode).encode())
     for array in (*weights, x, y):
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())

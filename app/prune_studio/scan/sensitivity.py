@@ -6,6 +6,11 @@ of the test data. Pruning is simulated by writing the masked kernel straight int
 and restoring it afterwards, which is far faster than wrapping the model; the masks follow the
 engine's rule, so a point here is what the engine would produce at that sparsity.
 
+A model with BatchNormalization layers has their moving statistics re-estimated on training
+examples at every point (and restored afterwards), as the fine-tune does before it evaluates
+or exports: without it a pruned layer reads as far more fragile than it is once exported, and
+the baseline of a model whose statistics never settled reads far too low.
+
 Example::
 
     result = sensitivity_scan(model, dataset, sparsities=(0, 0.5, 0.9))
@@ -26,7 +31,11 @@ from prune_studio.pruning import masks, registry
 from prune_studio.pruning.plan import prunable_layers_by_name
 from prune_studio.scan import cache
 from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
+from prune_studio.training import batchnorm
+
 _BATCH = 128
+#: Training examples each BatchNorm re-estimation of the scan looks at.
+BATCHNORM_SAMPLES = 256
 
 Progress = Callable[[float, str], None]
 
@@ -51,6 +60,7 @@ def sensitivity_scan(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     split: str = "test",
+    reestimate_batchnorm: bool = True,
 ) -> ScanResult:
     """Measure the model with one layer at a time pruned to each sparsity.
 
@@ -70,6 +80,8 @@ def sensitivity_scan(
         use_cache: False to neither read nor write the cache.
         split: The part of the data to measure on, ``"test"`` or ``"train"`` (to keep the
             test part unseen when the plan is judged on it later).
+        reestimate_batchnorm: Re-estimate BatchNormalization statistics at every point (on
+            by default; the fine-tune does the same before it evaluates).
 
     Returns:
         The :class:`ScanResult`; its curves hold the requested layers only.
@@ -91,15 +103,10 @@ def sensitivity_scan(
     metric_name, higher_is_better, score = _metric_for(model, y)
 
     cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
-    key = cache.scan_key(model.get_weights(), x, y, grid)
+    key = cache.scan_key(model.get_weights(), x, y, grid, _mode(reestimate_batchnorm))
     known = cache.load(cache_path, key) if use_cache else None
     report = progress or (lambda fraction, text: None)
-
-    predict = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
-
-    def measure() -> float:
-        outputs = [np.asarray(predict(tf.constant(x[i:i + _BATCH]))) for i in range(0, len(x), _BATCH)]
-        return score(np.concatenate(outputs), y)
+    measure = point_measure(model, dataset, x, y, score, reestimate_batchnorm)
 
     params = {name: int(sum(int(np.prod(w.shape)) for w in registry.prunable_weights(layer)))
               for name, layer in by_name.items()}
@@ -139,9 +146,35 @@ def sensitivity_scan(
     return result
 
 
+def point_measure(model: keras.Model, dataset: Any, x: np.ndarray, y: np.ndarray, score: Callable,
+                  reestimate_batchnorm: bool = True) -> Callable[[], float]:
+    """A function scoring ``model`` on ``(x, y)`` as it is now, after fresh BatchNorm statistics.
+
+    The statistics are put back after each measurement, so the model is left as found.
+    """
+    predict = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    estimator = batchnorm.BatchNormEstimator(model) if reestimate_batchnorm else None
+    sample = (batchnorm.training_sample(dataset, BATCHNORM_SAMPLES)
+              if estimator is not None and estimator.layers else None)
+
+    def measure() -> float:
+        saved = batchnorm.save_statistics(model) if sample is not None else None
+        try:
+            if sample is not None:
+                estimator(sample)
+            outputs = [np.asarray(predict(tf.constant(x[i:i + _BATCH]))) for i in range(0, len(x), _BATCH)]
+        finally:
+            if saved is not None:
+                batchnorm.restore_statistics(model, saved)
+        return score(np.concatenate(outputs), y)
+
+    return measure
+
+
 def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None = None,
                 sparsities: Sequence[float] = DEFAULT_SPARSITIES, max_samples: int = 512,
-                cache_dir: str | Path | None = None, split: str = "test") -> ScanResult | None:
+                cache_dir: str | Path | None = None, split: str = "test",
+                reestimate_batchnorm: bool = True) -> ScanResult | None:
     """The remembered result for these arguments, or None; never measures anything.
 
     Lets the window show an earlier scan as soon as a model is opened.
@@ -151,11 +184,16 @@ def cached_scan(model: keras.Model, dataset: Any, layers: Sequence[str] | None =
     names = _check_layers(layers, by_name)
     x, y = dataset.sample(int(max_samples), split=split)
     cache_path = Path(cache_dir) if cache_dir is not None else cache.default_cache_dir()
-    known = cache.load(cache_path, cache.scan_key(model.get_weights(), x, y, grid))
+    known = cache.load(cache_path, cache.scan_key(model.get_weights(), x, y, grid,
+                                                  _mode(reestimate_batchnorm)))
     if known is None or not names or any(name not in known.curves for name in names):
         return None
     known.curves = {name: known.curves[name] for name in names}
     return known
+
+
+def _mode(reestimate_batchnorm: bool) -> str:
+    return "" if reestimate_batchnorm else "/batchnorm-as-is"
 
 
 def _masked(weights: np.ndarray, sparsity: float) -> tf.Tensor:

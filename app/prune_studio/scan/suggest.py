@@ -51,6 +51,14 @@ def suggest_plan(scan: ScanResult, max_drop: float | None = None, target_sparsit
     if end_step <= begin_step:
         raise ScanError(f"end_step must come after begin_step ({begin_step}), not {end_step}.")
     targets = suggest_targets(scan, max_drop=max_drop, target_sparsity=target_sparsity)
+    return plan_from_targets(scan, targets, begin_step, end_step)
+
+
+def plan_from_targets(scan: ScanResult, targets: dict[str, float], begin_step: int = 0,
+                      end_step: int = 1000) -> PruningPlan:
+    """The plan :func:`suggest_plan` makes from per-layer targets (e.g. checked ones)."""
+    if end_step <= begin_step:
+        raise ScanError(f"end_step must come after begin_step ({begin_step}), not {end_step}.")
     # About ten mask updates over the ramp, but not more often than the engine's default.
     frequency = max(1, min(100, (end_step - begin_step) // 10))
     layers = {}
