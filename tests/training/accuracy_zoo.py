@@ -104,7 +104,7 @@ def conv1d_bn(length: int = 128, channels: int = 2):
 #: name -> (model builder, data builder, epochs to reach the baseline)
 ZOO = {
     "mobilenet_v2": (lambda: mobilenet_v2(64), lambda: image_data(64, noise=1.5), 12),
-    "resnet_cnn": (lambda: resnet_cnn(32), lambda: image_data(32, noise=1.5), 10),
+    "resnet_cnn": (lambda: resnet_cnn(32), lambda: image_data(32, noise=3.0), 10),
     "conv1d_bn": (lambda: conv1d_bn(), lambda: sequence_data(noise=1.5), 10),
 }
 

@@ -26,13 +26,21 @@ def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
     if recipe.plan is not None:
         plan = recipe.plan
     else:
-        from prune_studio.scan import sensitivity_scan, suggest_plan
+        from prune_studio.scan import checked_targets, plan_from_targets, sensitivity_scan, suggest_plan
         from prune_studio.training import steps_for
 
         listener.on_log(f"Scanning layer sensitivity for a suggested plan ({recipe.suggest}).")
         # measured on the training split, so the test split still judges the result unseen
         scan = sensitivity_scan(model, dataset, layers=allowed, progress=listener.phase("Scan"), split="train")
-        plan = suggest_plan(scan, begin_step=0, end_step=steps_for(settings, dataset.num_train), **recipe.suggest)
+        end = suggested_ramp_end(steps_for(settings, dataset.num_train))
+        if recipe.suggest.get("max_drop") is None:
+            plan = suggest_plan(scan, begin_step=0, end_step=end, **recipe.suggest)
+        else:
+            targets, drop = checked_targets(model, dataset, scan, recipe.suggest["max_drop"],
+                                            progress=listener.phase("Check"))
+            listener.on_log(f"The suggested plan, every layer pruned at once, measures a drop of {drop:.3g} "
+                            "before fine-tuning.")
+            plan = plan_from_targets(scan, targets, begin_step=0, end_step=end)
     plan, off = restrict_plan(plan, allowed)
     if off and not plan.enabled_layers():
         raise CliInputError(f"The pruning policy '{policy}' leaves none of the plan's layers to prune; "
@@ -41,6 +49,11 @@ def resolve_plan(recipe, model, dataset, settings, listener: ProgressBar):
         listener.on_log(f"Pruning policy '{policy}': {len(plan.enabled_layers())} layer(s) pruned"
                         + (f", {len(off)} left dense ({', '.join(off[:5])}{'...' if len(off) > 5 else ''})." if off else "."))
     return plan
+
+
+def suggested_ramp_end(total_steps: int) -> int:
+    """Where a suggested plan reaches its targets: three quarters in, so the rest can recover."""
+    return max(1, int(total_steps * 0.75))
 
 
 @contextlib.contextmanager
