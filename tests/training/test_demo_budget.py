@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prune_studio.cli.cmd_demo import DEMO_TARGET, demo_recipe, write_demo_recipe
+from prune_studio.cli.cmd_demo import DEMO_TARGETS, demo_recipe, write_demo_recipe
 from prune_studio.pruning.plan import prunable_layer_names
 from prune_studio.recipe import load_recipe
 from prune_studio.resources import demo_model_path, resource_path
@@ -21,7 +21,7 @@ def test_the_shipped_demo_recipe_is_the_one_the_cli_writes(tmp_path):
     # --epochs keeps the shape of the run: the ramp still ends half-way, at the target
     short = load_recipe(write_demo_recipe(tmp_path, epochs=2))
     config = short.plan.layers["dense1"].schedule.get_config()["config"]
-    assert short.training.epochs == 2 and config["final_sparsity"] == DEMO_TARGET and config["end_step"] == 41
+    assert short.training.epochs == 2 and config["final_sparsity"] == DEMO_TARGETS["dense1"] and config["end_step"] == 41
 
 
 @pytest.mark.slow
@@ -35,4 +35,4 @@ def test_every_demo_artifact_is_within_one_point_of_the_baseline(tmp_path):
     assert report["artifacts"] and all(a["ok"] for a in report["artifacts"]), report["artifacts"]
     worst = min(report["artifacts"], key=lambda a: a["accuracy"])
     assert worst["accuracy"] >= baseline - 0.01, (worst["name"], worst["accuracy"], baseline)
-    assert all(abs(s - DEMO_TARGET) < 0.01 for s in report["training"]["sparsity"].values())
+    assert all(abs(s - DEMO_TARGETS[name]) < 0.01 for name, s in report["training"]["sparsity"].items())

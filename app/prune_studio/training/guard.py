@@ -1,7 +1,8 @@
 """The accuracy guard: tell the user, in one sentence, when a run is wrecking the model.
 
 :class:`AccuracyGuard` compares each validation accuracy with the unpruned model's on the
-same examples. When it falls more than :data:`DROP_WARNING` below, it calls
+same examples. When it falls more than :data:`DROP_WARNING` below during the run (or the
+final test accuracy more than :data:`FINAL_DROP_WARNING` below the baseline's), it calls
 ``listener.on_warning("accuracy_drop", sentence)`` once per run, naming the likely cause and
 what to change: with few zeros reached yet, the fine-tune itself (its learning rate) is the
 culprit; otherwise the targets on fragile layers (stems, depthwise convolutions, small heads),
@@ -12,8 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-#: How far (in accuracy, 0.05 = 5 points) validation may fall below the baseline before warning.
-DROP_WARNING = 0.05
+#: How far (in accuracy, 0.10 = 10 points) validation may fall below the baseline mid-run before
+#: warning. Mid-ramp dips of 5 points that recover by the end are common in runs that keep their
+#: promise (Conv1D+BN, suggested plan, measured), so only a fall this far is worth a warning.
+DROP_WARNING = 0.10
+#: How far the final test accuracy may fall below the baseline before warning.
+FINAL_DROP_WARNING = 0.05
 #: Below this overall sparsity the drop is blamed on the fine-tune rather than the zeros.
 EARLY_SPARSITY = 0.05
 #: Layers with fewer prunable weights than this count as "small" (heads, stems).
@@ -80,7 +85,7 @@ def drop_message(baseline: float, value: float, sparsity: float, fragile: list[s
 
 
 class AccuracyGuard:
-    """Warns once per run when accuracy falls more than :data:`DROP_WARNING` below the baseline.
+    """Warns once per run when accuracy falls far below the baseline.
 
     Args:
         listener: a :class:`~prune_studio.training.TrainingListener`.
@@ -99,11 +104,12 @@ class AccuracyGuard:
         self.total_steps = total_steps
         self.warned: str | None = None
 
-    def check(self, value: float | None, sparsity: float, where: str = "Validation accuracy") -> bool:
-        """Warn (once) if ``value`` is far below the baseline; returns whether it warned now."""
+    def check(self, value: float | None, sparsity: float, where: str = "Validation accuracy",
+              limit: float = DROP_WARNING) -> bool:
+        """Warn (once) if ``value`` is more than ``limit`` below the baseline; returns whether it warned now."""
         if self.warned is not None or value is None or self.baseline is None:
             return False
-        if self.baseline - value <= DROP_WARNING:
+        if self.baseline - value <= limit:
             return False
         fragile = fragile_layers(self.model, self.plan)
         self.warned = drop_message(self.baseline, value, sparsity, fragile, self.learning_rate,

@@ -25,7 +25,7 @@ from prune_studio.training.control import RunControl
 from prune_studio.training.epoch_check import BatchNormPhase, EpochCheck, split_validation
 from prune_studio.training.errors import TrainingError
 from prune_studio.training.evaluate import compile_for, evaluate_keras, translated_errors
-from prune_studio.training.guard import AccuracyGuard
+from prune_studio.training.guard import FINAL_DROP_WARNING, AccuracyGuard
 from prune_studio.training.listener import TrainingListener
 from prune_studio.training.metrics import OutputNames, per_output_accuracy
 from prune_studio.training.optimizers import make_optimizer
@@ -189,7 +189,8 @@ def fine_tune(
         final = evaluate_keras(stripped, dataset, compile_settings, settings.batch_size)
     if "accuracy" in baseline and "accuracy" in final:
         guard.baseline = baseline["accuracy"]
-        guard.check(final["accuracy"], sparsity_snapshot(wrapped)[0], where="Test accuracy after the fine-tune")
+        guard.check(final["accuracy"], sparsity_snapshot(wrapped)[0], where="Test accuracy after the fine-tune",
+                    limit=FINAL_DROP_WARNING)
     listener.on_log(f"Done: accuracy {_metric(baseline, outputs)} before, {_metric(final, outputs)} after.")
     result = FineTuneResult(
         wrapped_model=wrapped,
