@@ -58,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
     from prune_studio.cli.common import load_inputs
     from prune_studio.cli.policies import allowed_layers
     from prune_studio.cli.progress import StepLines
-    from prune_studio.scan import projected_sparsity, sensitivity_scan, suggest_plan, suggest_targets
+    from prune_studio.scan import (
+        checked_targets,
+        plan_from_targets,
+        projected_sparsity,
+        sensitivity_scan,
+        suggest_plan,
+        suggest_targets,
+    )
 
     loaded, dataset = load_inputs(args.model, data_spec_from_arg(args.data), trust=args.trust,
                                   custom_objects=cli_path(args.custom_objects))
@@ -78,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
             "max_drop": None if args.max_drop is None else (args.max_drop / 100 if accuracy else args.max_drop),
             "target_sparsity": None if args.target_sparsity is None else args.target_sparsity / 100,
         }
-        plan = suggest_plan(result, begin_step=args.begin_step, end_step=args.end_step, **goal)
-        targets = suggest_targets(result, **goal)
+        if goal["max_drop"] is not None and not result.stopped:
+            # checked with every layer pruned at once: per-layer drops do not add up on deep networks
+            targets, _ = checked_targets(loaded.model, dataset, result, goal["max_drop"], max_samples=args.samples,
+                                         split="test", reestimate_batchnorm=True)
+            plan = plan_from_targets(result, targets, begin_step=args.begin_step, end_step=args.end_step)
+        else:
+            plan = suggest_plan(result, begin_step=args.begin_step, end_step=args.end_step, **goal)
+            targets = suggest_targets(result, **goal)
         overall = projected_sparsity(plan, result.params)
         payload.update(plan=plan.to_dict(), targets=targets, projected_sparsity=overall)
         lines += ["", f"Suggested plan: {overall:.1%} zeros overall"]
