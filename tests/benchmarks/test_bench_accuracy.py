@@ -103,3 +103,5 @@ def test_accuracy_on_real_architectures(name, tmp_path):
           f"{suggested:.3f}  ({100 * (suggested - baseline):+.1f} pts)")
     print("  one-shot 60% prune, BatchNorm: " + ", ".join(f"{k} {v:.3f}" for k, v in ways.items()))
     print(f"  total {time.monotonic() - start:.0f} s")
+    assert zero >= baseline - 0.01, "a 0% fine-tune with the defaults lost more than a point"
+    assert suggested >= baseline - MAX_DROP - 0.01, "the suggested plan broke its max_drop promise"
