@@ -78,7 +78,7 @@ def test_restores_accuracy_after_pruning_made_the_statistics_stale(trained_cnn, 
     stale = _accuracy(model, digits_dataset)
     reestimate_batchnorm(model, digits_dataset)
     fresh = _accuracy(model, digits_dataset)
-    assert dense_accuracy > 0.8
+    assert dense_accuracy > 0.7
     assert stale < dense_accuracy - 0.1, (dense_accuracy, stale)
     assert fresh > stale + 0.1, (stale, fresh)
 
