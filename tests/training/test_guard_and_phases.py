@@ -53,7 +53,7 @@ def test_a_healthy_run_does_not_warn_and_reports_its_phases(digits_dataset):
     assert listener.warnings == []
     names = [name for name, seconds in listener.phases if seconds is not None]
     assert names[0] == "Evaluating" and names[-2:] == ["Stripping", "Evaluating"]
-    # one BatchNorm pass per epoch end, one after the fit (inside the fine-tuning phase)
+    # one BatchNorm pass per epoch end (inside the fine-tuning phase), one after the fit
     assert names.count("Re-estimating BatchNorm statistics") == 3
     assert "Fine-tuning" in names
     starts = [name for name, seconds in listener.phases if seconds is None]
