@@ -35,7 +35,7 @@ def test_bar_only_on_a_terminal():
 def test_recipe_suggest_runs_the_scan(tmp_path, digits):
     import numpy as np
 
-    from prune_studio.cli.pipeline import resolve_plan
+    from prune_studio.cli.pipeline import resolve_plan, suggested_ramp_end
     from prune_studio.compat import keras
     from prune_studio.data import DataSpec, load_data
     from prune_studio.recipe import Recipe
@@ -56,7 +56,15 @@ def test_recipe_suggest_runs_the_scan(tmp_path, digits):
     plan = resolve_plan(recipe, model, dataset, settings, ProgressBar(io.StringIO()))
     assert set(plan.enabled_layers()) <= {"hidden", "out"} and plan.enabled_layers()
     schedule = plan.layers[plan.enabled_layers()[0]].schedule
-    assert schedule.end_step == steps_for(settings, dataset.num_train)
+    # the ramp ends three quarters in, so the rest of the run recovers
+    assert schedule.end_step == suggested_ramp_end(steps_for(settings, dataset.num_train)) < steps_for(settings, dataset.num_train)
     sizes = {"hidden": 64 * 16, "out": 16 * 10}
     reached = sum(plan.layers[n].schedule.final_sparsity * sizes[n] for n in plan.enabled_layers())
     assert reached / sum(sizes.values()) == pytest.approx(0.6, abs=0.05)
+
+    # a max_drop goal is checked with every layer pruned at once, and says what it measured
+    recipe.suggest = {"max_drop": 0.02}
+    log = io.StringIO()
+    checked = resolve_plan(recipe, model, dataset, settings, ProgressBar(log))
+    assert "every layer pruned at once, measures a drop of" in log.getvalue()
+    assert set(checked.enabled_layers()) <= {"hidden", "out"}
