@@ -20,7 +20,7 @@ from prune_studio.cli.runtime import make_strategy
 DEMO_TARGETS = {"conv1": 0.5, "conv2": 0.8, "dense1": 0.85, "digits": 0.5}
 #: The demo's fine-tune: long enough for an audience to watch the charts move (~20-40 s on two
 #: cores), gentle enough that every exported file stays within a point of the baseline.
-DEMO_EPOCHS = 10
+DEMO_EPOCHS = 25
 DEMO_LEARNING_RATE = 1e-4
 #: The ramp reaches the target this far into the run; the rest lets accuracy recover.
 DEMO_RAMP = 0.5
