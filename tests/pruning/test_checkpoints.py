@@ -27,7 +27,7 @@ def _state(model):
     return {
         w.layer.name: (int(w.pruning_step.numpy()), [m.numpy().copy() for _, m, _ in w.pruning_vars])
         for w in model.layers
-        if isinstance(w, pruning.PruneLowMagnitude)
+        if isinstance(w, pruning.PruneLowMagnitude) and w.pruning_vars
     }
 
 

@@ -124,7 +124,7 @@ def fine_tune(
     listener.on_baseline(baseline)
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        pruned = apply_plan(model, plan)
+        pruned = apply_plan(model, plan, strict=False)  # a copy: the baseline model stays as it is
         wrapped = pruned.model
         compile_for(wrapped, compile_settings, optimizer=make_optimizer(settings))
     for name, reason in pruned.skipped.items():
