@@ -263,6 +263,11 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     """
 
     def __init__(self, log_dir, update_freq="epoch", **kwargs):
+        if not isinstance(log_dir, str) or not log_dir:
+            raise ValueError(
+                "PruningSummaries needs log_dir, the folder TensorBoard logs go to, as a non-empty "
+                f"string, got log_dir={log_dir!r}."
+            )
         super().__init__(log_dir=log_dir, update_freq=update_freq, **kwargs)
         self._pruning_writer = None
 
@@ -278,7 +283,8 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     def _write_pruning(self):
         if self._pruning_writer is None:
             self._pruning_writer = tf.summary.create_file_writer(self.log_dir + "/pruning")
-        step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0
+        optimizer = getattr(self.model, "optimizer", None)
+        step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
         with self._pruning_writer.as_default():
             for name, value in self._pruning_scalars().items():
                 tf.summary.scalar(name, value, step=step)
@@ -288,6 +294,13 @@ class PruningSummaries(keras.callbacks.TensorBoard):
         super().on_train_batch_end(batch, logs)
         if isinstance(self.update_freq, int) and self.update_freq > 0 and (batch + 1) % self.update_freq == 0:
             self._write_pruning()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # As tfmot's, this also logs at epoch begin, and works outside fit (custom loops call it
+        # with only set_model and the model's optimizer set).
+        if logs is not None:
+            super().on_epoch_begin(epoch, logs)
+        self._write_pruning()
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
