@@ -132,6 +132,79 @@ def _child():
         print(f"BENCH mask update 4096x4096, {label}: {np.median(times) * 1e3:.1f} ms CPU")
 
 
+#: The issue-17 protocol: name -> (samples, batch). The CNN uses fewer samples than the MLP's
+#: 16,384 to keep its five rounds of three models within a few minutes.
+PROTOCOL = {"mlp": (16_384, 32), "cnn": (4_096, 64)}
+PROTOCOL_ROUNDS = 5
+
+
+def _protocol_child():
+    """Issue 17's measure, as a user sees it: fresh model, compile, ``fit`` one epoch to warm up,
+    then process CPU time of ``fit(epochs=2)`` with the same callback; one TF thread; five
+    rounds with the order of plain, ours and tfmot alternating; the schedule ends on the last
+    batch (PolynomialDecay(0.5, 0.8, 0, 3 epochs of steps, frequency=10))."""
+    from prune_studio.compat import keras, tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import numpy as np
+
+    from prune_studio import pruning
+
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError:  # the test extra holds it; without it only our ratio is printed
+        tfmot = None
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    only = os.environ.get("BENCH_ONLY")
+    for name, (samples, batch) in PROTOCOL.items():
+        if only and name != only:
+            continue
+        shape = _SETUPS[name][1]
+        rng = np.random.default_rng(0)
+        x = rng.random((samples,) + shape, dtype=np.float32)
+        y = rng.integers(0, 10, samples)
+        end_step = 3 * (samples // batch)
+
+        def run(kind):
+            keras.utils.set_random_seed(0)
+            model, callbacks = _model(keras, name), []
+            if kind == "ours":
+                model = pruning.prune_low_magnitude(model, pruning.PolynomialDecay(0.5, 0.8, 0, end_step, frequency=10))
+                callbacks = [pruning.UpdatePruningStep()]
+            elif kind == "tfmot":
+                sparsity = tfmot.sparsity.keras
+                model = sparsity.prune_low_magnitude(model, sparsity.PolynomialDecay(0.5, 0.8, 0, end_step, frequency=10))
+                callbacks = [sparsity.UpdatePruningStep()]
+            model.compile("adam", loss)
+            model.fit(x, y, batch_size=batch, epochs=1, callbacks=callbacks, verbose=0)
+            start = time.process_time()
+            model.fit(x, y, batch_size=batch, epochs=2, callbacks=callbacks, verbose=0)
+            return time.process_time() - start
+
+        kinds = ["plain", "ours"] + (["tfmot"] if tfmot is not None else [])
+        times = {kind: [] for kind in kinds}
+        for i in range(PROTOCOL_ROUNDS):
+            order = kinds[i % len(kinds):] + kinds[: i % len(kinds)]
+            for kind in order if i % 2 == 0 else order[::-1]:
+                times[kind].append(run(kind))
+        plain = float(np.median(times["plain"]))
+        line = f"BENCH protocol {name} ({samples} samples, batch {batch}): plain {plain:.2f} s CPU"
+        for kind in kinds[1:]:
+            ratios = [t / p for t, p in zip(times[kind], times["plain"])]
+            line += f", {kind} {np.median(times[kind]):.2f} s, ratio {np.median(ratios):.3f}x"
+        print(line, flush=True)
+
+
+def test_bench_engine_issue_protocol():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", BENCH_PROTOCOL="1")
+    proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=3600, env=env)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
+    print("\n" + "\n".join(lines))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(lines) == (1 if os.environ.get("BENCH_ONLY") else len(PROTOCOL))
+
+
 def test_bench_engine():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
@@ -144,4 +217,4 @@ def test_bench_engine():
 
 
 if __name__ == "__main__":
-    _child()
+    _protocol_child() if os.environ.get("BENCH_PROTOCOL") else _child()

@@ -27,7 +27,7 @@ def _state(model):
     return {
         w.layer.name: (int(w.pruning_step.numpy()), [m.numpy().copy() for _, m, _ in w.pruning_vars])
         for w in model.layers
-        if isinstance(w, pruning.PruneLowMagnitude)
+        if isinstance(w, pruning.PruneLowMagnitude) and w.pruning_vars
     }
 
 
@@ -39,33 +39,33 @@ def test_save_mid_fine_tune_reload_and_resume(tmp_path, digits, suffix):
     # A checkpoint every 5 batches, in the middle of the first epoch (12 batches per epoch).
     saver = keras.callbacks.ModelCheckpoint(str(path), save_freq=5, save_weights_only=False)
     pruned.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[pruning.UpdatePruningStep(), saver], verbose=0)
-    saved_at = 10  # the last checkpoint was written after batch 10 (steps 0..9 done)
+    saved_at = 10  # the last checkpoint was written after batch 10 (steps 1..10 done)
     with pruning.prune_scope():
         restored = keras.models.load_model(str(path))
     state = _state(restored)
     assert {name: step for name, (step, _) in state.items()} == {"conv": saved_at, "out": saved_at}
     # Weights in the checkpoint are already sparse: masked entries are exactly zero.
     for wrapper in restored.layers:
-        if isinstance(wrapper, pruning.PruneLowMagnitude):
+        if isinstance(wrapper, pruning.PruneLowMagnitude) and wrapper.pruning_vars:
             weight, mask, _ = wrapper.pruning_vars[0]
             assert np.all(weight.numpy()[mask.numpy() == 0] == 0)
             assert mask.numpy().min() == 0.0
-    # Resuming continues from step 10 with the same masks until the next pruning step.
+    # Resuming runs the next batch at step 11 (steps count from 1), not a pruning step
+    # (frequency 2): the masks stay as saved.
     masks_before = {name: masks for name, (_, masks) in state.items()}
     restored.fit(x[:8], y[:8], batch_size=8, epochs=1, callbacks=[pruning.UpdatePruningStep()], verbose=0)
     after = _state(restored)
     assert after["conv"][0] == saved_at + 1
-    # Step 10 is a pruning step (frequency 2): the masks move to that step's target.
     for name, (_, masks) in after.items():
-        n = masks[0].size
-        target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(10)[1]
-        assert int(masks[0].sum()) == max(1, round(n * (1 - target)))
-        assert masks[0].shape == masks_before[name][0].shape
-    # The optimizer state came back too: one more step at 11 keeps the masks.
+        for mask, before in zip(masks, masks_before[name]):
+            np.testing.assert_array_equal(mask, before)
+    # Step 12 prunes: the masks move to that step's target.
     restored.fit(x[:8], y[:8], batch_size=8, epochs=1, callbacks=[pruning.UpdatePruningStep()], verbose=0)
+    target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(12)[1]
     for name, (step, masks) in _state(restored).items():
         assert step == saved_at + 2
-        np.testing.assert_array_equal(masks[0], after[name][1][0])
+        for mask in masks:
+            assert int(mask.sum()) == max(1, round(mask.size * (1 - target)))
 
 
 def test_stripped_model_saves_sparse_weights(tmp_path, digits):
@@ -76,8 +76,8 @@ def test_stripped_model_saves_sparse_weights(tmp_path, digits):
     stripped.save(str(path))
     with h5py.File(path) as f:
         kernel = f["model_weights/out/out/kernel:0"][()]
-    # 8 steps ran; the last pruning step was 6: keep round(n * (1 - s(6))).
-    target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(6)[1]
+    # 8 batches ran at steps 1..8; the last pruning step was 8: keep round(n * (1 - s(8))).
+    target = pruning.PolynomialDecay(0.2, 0.8, 0, 20, frequency=2).value_at(8)[1]
     assert np.count_nonzero(kernel) == round(kernel.size * (1 - target))
     reloaded = keras.models.load_model(str(path))
     np.testing.assert_array_equal(reloaded.get_layer("out").kernel.numpy(), kernel)

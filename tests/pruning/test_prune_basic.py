@@ -29,14 +29,19 @@ def _fit(model, data, epochs=1, batch_size=16):
 def test_functional_model_reaches_exact_sparsity_and_strips(data):
     keras.utils.set_random_seed(0)
     model = _cnn()
-    original = [w.copy() for w in model.get_weights()]
-    pruned = pruning.prune_low_magnitude(model, pruning.PolynomialDecay(0.5, 0.8, 0, 10, frequency=5))
+    keep = keras.models.clone_model(model)  # callers that need the original clone it first
+    keep.set_weights(model.get_weights())
+    original = [w.copy() for w in keep.get_weights()]
+    pruned = pruning.prune_low_magnitude(keep, pruning.PolynomialDecay(0.5, 0.8, 0, 10, frequency=5))
+    # Every layer wrapped (weightless ones in wrappers that prune nothing), as tfmot does, and
+    # the wrappers hold the model's own layers.
     assert [layer.name for layer in pruned.layers][1:] == [
         "prune_low_magnitude_c1",
-        "flatten",
-        "dropout",
+        "prune_low_magnitude_flatten",
+        "prune_low_magnitude_dropout",
         "prune_low_magnitude_d1",
     ]
+    assert all(w.layer is layer for w, layer in zip(pruned.layers[1:], keep.layers[1:]))
     _fit(pruned, data, epochs=2)  # 16 steps, last pruning step 10 -> 80%
     report = {r.name: r for r in pruning.sparsity_report(pruned)}
     # k = max(1, round(n * 0.2)) kept: c1 has 72 weights -> 14 kept, d1 has 2880 -> 576 kept.
@@ -46,7 +51,8 @@ def test_functional_model_reaches_exact_sparsity_and_strips(data):
     stripped = pruning.strip_pruning(pruned)
     assert [type(layer).__name__ for layer in stripped.layers][1:] == ["Conv2D", "Flatten", "Dropout", "Dense"]
     np.testing.assert_array_equal(stripped.predict(data[0], verbose=0), pruned.predict(data[0], verbose=0))
-    # The original model is untouched.
+    # The model pruned shares the pruned weights; the one cloned before is untouched.
+    assert np.count_nonzero(keep.get_layer("d1").kernel.numpy()) == 576
     for before, after in zip(original, model.get_weights()):
         np.testing.assert_array_equal(before, after)
 

@@ -87,7 +87,8 @@ def test_subclassed_schedule_works_with_previews():
 
     steps, values = pruning.sparsity_curve(EveryOther(), 10, num=11)
     assert list(steps) == list(range(11))
-    assert np.allclose(values, 0.25)
+    assert values[0] == 0.0  # step 0: no batch trained yet
+    assert np.allclose(values[1:], 0.25)
 
 
 def test_sparsity_curve_is_a_staircase_reaching_the_target():
@@ -98,5 +99,15 @@ def test_sparsity_curve_is_a_staircase_reaching_the_target():
     assert values[-1] == pytest.approx(0.8) and values[-3] == pytest.approx(0.8)
     assert np.all(np.diff(values[1:]) >= 0)
     assert reached_sparsity(schedule, 150) == pytest.approx(0.5)
+    assert reached_sparsity(schedule, 99) == 0.0
     with pytest.raises(ValueError, match="total_steps=-1"):
         pruning.sparsity_curve(schedule, -1)
+
+
+def test_steps_count_from_one_as_in_the_reference():
+    # The first batch of a fresh model runs at step 1, so step s is "after s batches".
+    assert reached_sparsity(pruning.PolynomialDecay(0.5, 0.8, 0, 200), 200) == pytest.approx(0.8)
+    constant = pruning.ConstantSparsity(0.5, 0)  # frequency 100: first prunes at step 100
+    assert (reached_sparsity(constant, 99), reached_sparsity(constant, 100)) == (0.0, 0.5)
+    poly = pruning.PolynomialDecay(0.2, 0.6, 1, 4, 3, 1)
+    assert [round(reached_sparsity(poly, s), 3) for s in (0, 1, 2, 4)] == [0.0, 0.2, 0.481, 0.6]

@@ -27,7 +27,9 @@ _FUSED_ATTRIBUTE = "_prune_studio_fused_step"
 def start_pruning_steps(model):
     """Mark the wrappers of ``model`` as driven and return them with their current steps.
 
-    Wrappers never trained (step -1) start at 0; restored models keep their step.
+    Wrappers never trained (step -1) start at 0; restored models keep their step. The step
+    is the number of batches trained, so the next batch runs at step + 1 (tfmot's numbering:
+    the first batch of a fresh model is step 1).
     """
     started = []
     for wrapper in wrappers_of(model):
@@ -101,7 +103,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
             return
         for wrapper, step in start_pruning_steps(self.model):
             if wrapper.pruning_vars:
-                self._entries.append([wrapper, step, next_pruning_step(wrapper.pruning_schedule, step)])
+                self._entries.append([wrapper, step, next_pruning_step(wrapper.pruning_schedule, step + 1)])
         wrapper_ids = {id(entry[0]) for entry in self._entries}
         if any(not set(key) <= wrapper_ids for key in self._compiled):
             self._compiled = {}  # another model: drop functions that hold the old wrappers
@@ -125,8 +127,11 @@ class UpdatePruningStep(keras.callbacks.Callback):
             self.model.train_function = driver.inner
 
     def _schedule_next(self):
-        """Batch count (since train begin) at which the next wrapper is due, or None."""
-        due = [nxt - base for _, base, nxt in self._entries if nxt is not None]
+        """Batch count (since train begin) at which the next wrapper is due, or None.
+
+        The batch counted as ``b`` (0 for the first of this fit) runs at step ``base + b + 1``.
+        """
+        due = [nxt - base - 1 for _, base, nxt in self._entries if nxt is not None]
         self._next = min(due) if due else None
 
     def _begin_step(self):
@@ -135,7 +140,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if self._next is not None and self._batches >= self._next:
             for entry in self._entries:
                 wrapper, base, nxt = entry
-                step = base + self._batches
+                step = base + self._batches + 1
                 if nxt is not None and nxt <= step:
                     due.append((wrapper, step))
                     entry[2] = next_pruning_step(wrapper.pruning_schedule, step + 1)
@@ -195,7 +200,8 @@ class UpdatePruningStep(keras.callbacks.Callback):
             return None
 
         def update_all():
-            return [wrapper.mask_step_ops(wrapper.pruning_step.read_value()) for wrapper in wrappers]
+            # The update runs before the step's own increment: this batch is step + 1.
+            return [wrapper.mask_step_ops(wrapper.pruning_step.read_value() + 1) for wrapper in wrappers]
 
         # A function call of its own, not inlined: its conditionals would otherwise make the
         # executor run the whole training step in its slower control-flow mode.
@@ -257,6 +263,11 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     """
 
     def __init__(self, log_dir, update_freq="epoch", **kwargs):
+        if not isinstance(log_dir, str) or not log_dir:
+            raise ValueError(
+                "PruningSummaries needs log_dir, the folder TensorBoard logs go to, as a non-empty "
+                f"string, got log_dir={log_dir!r}."
+            )
         super().__init__(log_dir=log_dir, update_freq=update_freq, **kwargs)
         self._pruning_writer = None
 
@@ -272,7 +283,8 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     def _write_pruning(self):
         if self._pruning_writer is None:
             self._pruning_writer = tf.summary.create_file_writer(self.log_dir + "/pruning")
-        step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0
+        optimizer = getattr(self.model, "optimizer", None)
+        step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
         with self._pruning_writer.as_default():
             for name, value in self._pruning_scalars().items():
                 tf.summary.scalar(name, value, step=step)
@@ -282,6 +294,13 @@ class PruningSummaries(keras.callbacks.TensorBoard):
         super().on_train_batch_end(batch, logs)
         if isinstance(self.update_freq, int) and self.update_freq > 0 and (batch + 1) % self.update_freq == 0:
             self._write_pruning()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # As tfmot's, this also logs at epoch begin, and works outside fit (custom loops call it
+        # with only set_model and the model's optimizer set).
+        if logs is not None:
+            super().on_epoch_begin(epoch, logs)
+        self._write_pruning()
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)

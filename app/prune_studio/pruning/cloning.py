@@ -73,6 +73,14 @@ def edit_in_place(model, replace):
     model.train_function = model.test_function = model.predict_function = None
 
 
+def is_container(layer):
+    """True for a custom layer made of other layers with no weights of its own (visited inside)."""
+    if type(layer).__module__.startswith("tf_keras.") or isinstance(layer, keras.Model):
+        return False
+    own = layer._trainable_weights + layer._non_trainable_weights
+    return not own and bool(layer._flatten_layers(include_self=False, recursive=False))
+
+
 def _owners(model):
     """``model`` and every custom (non built-in) layer nested in it, outermost first."""
     seen, order, stack = set(), [], [model]

@@ -1,12 +1,14 @@
 """Entry points: ``prune_low_magnitude``, ``strip_pruning``, ``prune_scope``.
 
-Beyond the reference: a model with layers the engine cannot prune is still pruned where it can
-be (``strict=False``), and :func:`get_skipped_layers` tells which layers were left dense and
-why; subclassed models are pruned in place, layer by layer.
+``prune_low_magnitude`` behaves as tfmot's by default (shares the model's layers, wraps every
+layer, raises ValueError for a layer it cannot prune). Beyond the reference: ``strict=False``
+prunes a model with such layers where it can, and :func:`get_skipped_layers` tells which layers
+were left dense and why; built subclassed models are pruned in place, layer by layer.
 """
 
 import contextlib
 import dataclasses
+import logging
 import weakref
 
 from prune_studio.compat import keras
@@ -16,6 +18,7 @@ from prune_studio.pruning.schedules import ConstantSparsity, PolynomialDecay
 from prune_studio.pruning.wrapper import PruneLowMagnitude, _set_constraint, check_arguments
 
 _SKIPPED = weakref.WeakKeyDictionary()
+_LOG = logging.getLogger("prune_studio.pruning")
 
 
 @dataclasses.dataclass
@@ -27,16 +30,19 @@ class PruneResult:
     skipped: dict
 
 
-def build_pruned_model(model, params_for, strict=False, pruning_policy=None):
+def build_pruned_model(model, params_for, strict=False, pruning_policy=None, share=False, wrap_all=False):
     """Wrap the layers of ``model`` that ``params_for(layer)`` gives wrapper arguments for.
 
     Args:
         model: a Sequential, Functional or subclassed tf-keras model.
         params_for: ``layer -> (kwargs or None, reason)``; None leaves the layer dense, and
             ``reason`` (if not empty) is recorded as why.
-        strict: raise ValueError for a layer with weights the engine cannot prune, as the
-            reference does, instead of leaving it dense.
+        strict: raise ValueError for a layer the engine cannot prune instead of leaving it dense.
         pruning_policy: optional :class:`PruningPolicy`.
+        share: wrap the model's own layer objects, as tfmot does (the new model shares their
+            variables); otherwise the new model is a copy and ``model`` stays untouched.
+        wrap_all: also wrap layers with nothing to prune (weightless and normalisation layers)
+            in wrappers that prune nothing, as tfmot does.
 
     Returns:
         :class:`PruneResult`; its model is not compiled.
@@ -45,19 +51,31 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None):
         pruning_policy.ensure_model_supports_pruning(model)
     pruned, skipped = [], {}
 
+    in_place = not cloning.is_clonable_model(model)
+
     def decide(layer):
-        if isinstance(layer, (PruneLowMagnitude, keras.layers.InputLayer)):
-            return None
-        ok, reason = registry.prunability(layer)
-        if not ok:
-            if registry.has_weights(layer) and not isinstance(layer, registry.PASSTHROUGH):
-                if strict:
-                    raise ValueError(f"Layer {layer.name!r} cannot be pruned: {reason}")
-                skipped[layer.name] = reason
+        """Wrapper arguments for ``layer``, or None to leave it as it is."""
+        if in_place and cloning.is_container(layer):
+            return None  # a custom block inside a subclassed model: its own layers are visited
+        kind = registry.wrap_kind(layer)
+        if isinstance(layer, PruneLowMagnitude) or kind == "leave":
             return None
         if pruning_policy is not None and not pruning_policy.allow_pruning(layer):
-            skipped[layer.name] = f"The pruning policy {type(pruning_policy).__name__} leaves it dense."
+            if kind == "prune":
+                skipped[layer.name] = f"The pruning policy {type(pruning_policy).__name__} leaves it dense."
             return None
+        if kind == "unsupported":
+            _, reason = registry.prunability(layer)
+            if strict and (wrap_all or registry.has_weights(layer)):
+                raise ValueError(
+                    f"Layer {layer.name!r} ({type(layer).__name__}) cannot be pruned: {reason} "
+                    "Pass strict=False to leave it dense and prune the rest."
+                )
+            if registry.has_weights(layer):
+                skipped[layer.name] = reason
+            return None
+        if kind == "no-op":
+            return params_for(layer)[0] if wrap_all else None
         params, why = params_for(layer)
         if params is None:
             if why:
@@ -66,13 +84,13 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None):
         pruned.append(layer.name)
         return params
 
-    if cloning.is_clonable_model(model):
+    if not in_place:
 
         def replace(layer):
             params = decide(layer)
             if params is None:
-                return None
-            inner = cloning.fresh_copy(layer)
+                return (layer, None) if share else None
+            inner = layer if share else cloning.fresh_copy(layer)
             wrapper = PruneLowMagnitude(inner, **params)
             if inner is layer:
                 return wrapper, None
@@ -93,7 +111,21 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None):
         cloning.edit_in_place(model, replace_in_place)
         new_model = model
     _SKIPPED[new_model] = dict(skipped)
+    unsupported = {name: why for name, why in skipped.items() if name not in pruned and "switched off" not in why}
+    if unsupported:
+        _LOG.warning(
+            "Layers left dense (not pruned): %s.",
+            "; ".join(f"{name} ({why.rstrip('.')})" for name, why in unsupported.items()),
+        )
     return PruneResult(new_model, pruned, skipped)
+
+
+#: tfmot's message for objects it cannot prune; its tests compare it literally.
+_CANNOT_PRUNE = (
+    "`prune_low_magnitude` can only prune an object of the following types: "
+    "keras.models.Sequential, keras functional model, keras.layers.Layer, list of "
+    "keras.layers.Layer. You passed an object of type: {input}."
+)
 
 
 def prune_low_magnitude(
@@ -103,15 +135,16 @@ def prune_low_magnitude(
     block_pooling_type="AVG",
     pruning_policy=None,
     sparsity_m_by_n=None,
-    strict=False,
+    strict=True,
     **kwargs,
 ):
     """Wrap a layer, a list of layers or a model so that it is pruned during training.
 
-    Same arguments and results as ``tfmot.sparsity.keras.prune_low_magnitude``. A model comes
-    back as a new, uncompiled model (compile it again); the original is left untouched, except
-    a subclassed model, which is pruned in place. Layers that cannot be pruned are left dense and
-    listed by :func:`get_skipped_layers`, unless ``strict=True``, which raises ValueError.
+    Same arguments and results as ``tfmot.sparsity.keras.prune_low_magnitude``: a model comes
+    back as a new, uncompiled model (compile it again) whose wrappers hold the original model's
+    own layer objects (so training it prunes them; clone the model first to keep it as it was),
+    every layer wrapped (weightless and normalisation layers in wrappers that prune nothing),
+    layers already wrapped reused. Beyond tfmot, a built subclassed model is pruned in place.
 
     Args:
         to_prune: a ``keras.layers.Layer``, a list of them, or a ``keras.Model``.
@@ -120,7 +153,9 @@ def prune_low_magnitude(
         block_pooling_type: ``'AVG'`` or ``'MAX'``.
         pruning_policy: a :class:`PruningPolicy` such as ``PruneForLatencyOnXNNPack()``.
         sparsity_m_by_n: ``(m, n)``, m zeros in every n weights along the input channels.
-        strict: refuse models with layers that cannot be pruned, as the reference does.
+        strict: True (the default, as tfmot) raises ValueError for a layer the engine cannot
+            prune; False leaves such layers dense, prunes the rest, logs a warning naming them,
+            and :func:`get_skipped_layers` lists them with the reason.
         **kwargs: Keras layer arguments for the wrapper (layers only).
 
     Example:
@@ -141,21 +176,33 @@ def prune_low_magnitude(
             f"got pruning_policy={pruning_policy!r}."
         )
     if isinstance(to_prune, list):
-        return [prune_low_magnitude(layer, **params, strict=strict, **kwargs) for layer in to_prune]
+        return [_prune_list_item(layer, params, strict) for layer in to_prune]
     if isinstance(to_prune, keras.Model):
-        if pruning_policy is None and not cloning.is_clonable_model(to_prune) and not to_prune.built:
-            raise ValueError(
-                f"A subclassed model must be built (called once) before pruning, got model {to_prune.name!r}."
-            )
-        return build_pruned_model(to_prune, lambda layer: (params, ""), strict, pruning_policy).model
+        if not cloning.is_clonable_model(to_prune) and (pruning_policy is not None or not to_prune.built):
+            # tfmot refuses every subclassed model with this message; we prune built ones.
+            raise ValueError(_CANNOT_PRUNE.format(input=type(to_prune).__name__))
+        build = build_pruned_model(
+            to_prune, lambda layer: (params, ""), strict, pruning_policy, share=True, wrap_all=True
+        )
+        return build.model
     if isinstance(to_prune, keras.layers.Layer):
         if isinstance(to_prune, PruneLowMagnitude):
             return to_prune
         return PruneLowMagnitude(to_prune, **params, **kwargs)
-    raise ValueError(
-        "`prune_low_magnitude` can only prune a keras.Model, a keras.layers.Layer or a list of "
-        f"layers, got an object of type {type(to_prune).__name__}."
-    )
+    raise ValueError(_CANNOT_PRUNE.format(input=type(to_prune).__name__))
+
+
+def _prune_list_item(layer, params, strict):
+    """One layer of a list given to ``prune_low_magnitude``, treated as tfmot treats it."""
+    if isinstance(layer, PruneLowMagnitude):
+        return layer
+    if isinstance(layer, keras.layers.InputLayer):
+        return layer.__class__.from_config(layer.get_config())
+    if not strict and registry.wrap_kind(layer) not in ("prune", "no-op"):
+        _LOG.warning("Layer %s (%s) left dense (not pruned): %s", layer.name, type(layer).__name__,
+                     registry.prunability(layer)[1])
+        return layer
+    return PruneLowMagnitude(layer, **params)
 
 
 def get_skipped_layers(model):

@@ -7,9 +7,10 @@ that implement :class:`~prune_studio.pruning.prunable_layer.PrunableLayer` (or j
 non-programmer can read.
 """
 
-from prune_studio.compat import keras
+from prune_studio.compat import keras, tf
 
 _L = keras.layers
+_V1 = tf.compat.v1.keras.layers
 
 #: Layer type -> attribute names of the weights pruned.
 SUPPORTED = {
@@ -30,6 +31,9 @@ SUPPORTED = {
     _L.SimpleRNNCell: ("kernel", "recurrent_kernel"),
     _L.LSTMCell: ("kernel", "recurrent_kernel"),
     _L.GRUCell: ("kernel", "recurrent_kernel"),
+    _V1.SimpleRNNCell: ("kernel", "recurrent_kernel"),
+    _V1.LSTMCell: ("kernel", "recurrent_kernel"),
+    _V1.GRUCell: ("kernel", "recurrent_kernel"),
 }
 
 #: RNN layers are pruned through their cell.
@@ -51,14 +55,56 @@ PASSTHROUGH = (
 )
 
 
+#: Layers without prunable weights that ``prune_low_magnitude`` wraps in a wrapper that prunes
+#: nothing, as tfmot's registry does (weightless layers, normalisation layers); exact types.
+NO_OP = frozenset(
+    [
+        _L.ELU, _L.LeakyReLU, _L.ReLU, _L.Softmax, _L.ThresholdedReLU, _L.Cropping1D, _L.Cropping2D,
+        _L.Cropping3D, _L.UpSampling1D, _L.UpSampling2D, _L.UpSampling3D, _L.ZeroPadding1D,
+        _L.ZeroPadding2D, _L.ZeroPadding3D, _L.Activation, _L.ActivityRegularization, _L.Dropout,
+        _L.Flatten, _L.Lambda, _L.Masking, _L.Permute, _L.RepeatVector, _L.Reshape,
+        _L.SpatialDropout1D, _L.SpatialDropout2D, _L.SpatialDropout3D, _L.Add, _L.Average,
+        _L.Concatenate, _L.Dot, _L.Maximum, _L.Minimum, _L.Multiply, _L.Subtract, _L.AlphaDropout,
+        _L.GaussianDropout, _L.GaussianNoise, _L.BatchNormalization, _L.LayerNormalization,
+        _L.AveragePooling1D, _L.AveragePooling2D, _L.AveragePooling3D, _L.GlobalAveragePooling1D,
+        _L.GlobalAveragePooling2D, _L.GlobalAveragePooling3D, _L.GlobalMaxPooling1D,
+        _L.GlobalMaxPooling2D, _L.GlobalMaxPooling3D, _L.MaxPooling1D, _L.MaxPooling2D,
+        _L.MaxPooling3D, _V1.BatchNormalization, _L.experimental.SyncBatchNormalization,
+        # Beyond tfmot's list: more layers whose few weights only scale or normalise.
+        _L.Rescaling, _L.GroupNormalization, _L.UnitNormalization, _L.Normalization, _L.PReLU,
+    ]
+)
+
+#: Layers ``prune_low_magnitude`` leaves as they are, never an error: model inputs and the op
+#: layers Keras makes for TensorFlow functions called in a Functional model.
+LEAVE = (_L.InputLayer,) + tuple(
+    cls for cls in (getattr(_L, "TFOpLambda", None),) if cls is not None
+)
+try:  # the op layers live outside the public namespace
+    from tf_keras.src.layers.core.tf_op_layer import SlicingOpLambda, TFOpLambda
+
+    LEAVE = LEAVE + (TFOpLambda, SlicingOpLambda)
+except ImportError:  # pragma: no cover -- other tf-keras layouts
+    pass
+
+#: Marks the ``get_prunable_weights`` that :func:`make_prunable` attaches to built-in layers.
+_ATTACHED = "_prune_studio_attached"
+
+
 def _custom_weights(layer):
     getter = getattr(layer, "get_prunable_weights", None)
-    return getter if callable(getter) else None
+    if not callable(getter) or getattr(getter, _ATTACHED, False):
+        return None
+    return getter
 
 
 def _cells(layer):
     cell = layer.cell
     return list(cell.cells) if isinstance(cell, _L.StackedRNNCells) else [cell]
+
+
+def _cell_supported(cell):
+    return type(cell) in SUPPORTED or _custom_weights(cell) is not None
 
 
 def _is_supported_type(layer):
@@ -67,8 +113,56 @@ def _is_supported_type(layer):
     if type(layer) in SUPPORTED:
         return True
     if isinstance(layer, RNN_TYPES):
-        return all(type(c) in SUPPORTED for c in _cells(layer))
+        return all(_cell_supported(c) for c in _cells(layer))
     return isinstance(layer, _L.MultiHeadAttention)
+
+
+def wrap_kind(layer):
+    """How ``prune_low_magnitude`` treats ``layer``, as tfmot does.
+
+    Returns:
+        ``"prune"`` (wrapped, its weights pruned), ``"no-op"`` (wrapped, nothing pruned),
+        ``"leave"`` (not wrapped: inputs, TensorFlow op layers), ``"model"`` (a nested model,
+        whose layers are treated one by one) or ``"unsupported"`` (tfmot raises ValueError).
+    """
+    if isinstance(layer, keras.Model):
+        return "model"
+    if isinstance(layer, LEAVE):
+        return "leave"
+    if _is_supported_type(layer):
+        return "prune"
+    if type(layer) in NO_OP:
+        return "no-op"
+    return "unsupported"
+
+
+def supports(layer):
+    """tfmot's ``PruneRegistry.supports``: a layer (or layer class) ``prune_low_magnitude`` can wrap."""
+    if isinstance(layer, type):
+        return layer in SUPPORTED or layer in NO_OP
+    return wrap_kind(layer) in ("prune", "no-op")
+
+
+def make_prunable(layer):
+    """Give a supported built-in ``layer`` a ``get_prunable_weights()`` method (tfmot's registry does).
+
+    Layers that define their own (``PrunableLayer``) are returned unchanged.
+
+    Raises:
+        ValueError: the layer is not supported.
+    """
+    if _custom_weights(layer) is not None:
+        return layer
+    kind = wrap_kind(layer)
+    if kind not in ("prune", "no-op"):
+        raise ValueError(f"Layer {layer.__class__} is not supported.")
+
+    def get_prunable_weights():
+        return prunable_weights(layer) if kind == "prune" else []
+
+    setattr(get_prunable_weights, _ATTACHED, True)
+    layer.get_prunable_weights = get_prunable_weights
+    return layer
 
 
 def has_weights(layer):
@@ -132,7 +226,11 @@ def prunable_weights(layer):
     if custom is not None:
         return list(custom())
     if isinstance(layer, RNN_TYPES):
-        return [getattr(c, name) for c in _cells(layer) for name in SUPPORTED[type(c)]]
+        found = []
+        for cell in _cells(layer):
+            getter = _custom_weights(cell)
+            found += list(getter()) if getter is not None else [getattr(cell, n) for n in SUPPORTED[type(cell)]]
+        return found
     if isinstance(layer, _L.MultiHeadAttention):
         return [getattr(layer, part).kernel for part in MHA_PARTS if getattr(layer, part, None) is not None]
     return [getattr(layer, name) for name in SUPPORTED[type(layer)]]

@@ -42,8 +42,8 @@ def sparsity_report(model):
         total = sum(int(mask.shape.num_elements()) for _, mask, _ in wrapper.pruning_vars)
         kept = sum(float(tf.reduce_sum(tf.cast(mask, tf.float32))) for _, mask, _ in wrapper.pruning_vars)
         pruned = total - int(round(kept))
-        last_step = int(wrapper.pruning_step.read_value()) - 1  # the step the last batch ran at
-        target = reached_sparsity(wrapper.pruning_schedule, last_step) if last_step >= 0 else 0.0
+        # Steps count from 1 (the reference's numbering): the last batch ran at pruning_step.
+        target = reached_sparsity(wrapper.pruning_schedule, int(wrapper.pruning_step.read_value()))
         rows.append(LayerSparsity(wrapper.layer.name, pruned / total if total else 0.0, float(target), pruned, total))
     return rows
 

@@ -80,6 +80,10 @@ class PruningSchedule(abc.ABC):
         return f"{type(self).__name__}({args})"
 
 
+#: The step the first training batch of a fresh model runs at (the reference counts from 1).
+FIRST_STEP = 1
+
+
 def _py_should_prune(step, begin_step, end_step, frequency):
     return begin_step <= step and (end_step < 0 or step <= end_step) and (step - begin_step) % frequency == 0
 
@@ -206,14 +210,20 @@ def deserialize(config, custom_objects=None):
 def reached_sparsity(schedule, step):
     """The sparsity set at the last pruning step at or before ``step`` (0 before the first).
 
-    Built-in schedules are answered in closed form; other schedules by their value at ``step``.
+    Steps are numbered as the reference numbers them: the first training batch of a fresh
+    model runs at step 1, so ``step`` is also the number of batches trained, and step 0 (no
+    batch yet) never prunes. Built-in schedules are answered in closed form; other schedules by
+    their value at ``step``.
     """
     step = int(step)
+    if step < FIRST_STEP:
+        return 0.0
     if not is_closed_form(schedule):
         return schedule.value_at(step)[1]
     begin, end, freq = schedule.begin_step, schedule.end_step, schedule.frequency
+    first = next_pruning_step(schedule, FIRST_STEP)
     last = step if end < 0 or step <= end else end
-    if last < begin:
+    if first is None or last < first:
         return 0.0
     return schedule.value_at(begin + (last - begin) // freq * freq)[1]
 
@@ -245,7 +255,8 @@ def sparsity_curve(schedule, total_steps, num=200):
         num: how many points at most.
 
     Returns:
-        ``(steps, sparsity)`` numpy arrays (int64 and float64); see :func:`reached_sparsity`.
+        ``(steps, sparsity)`` numpy arrays (int64 and float64): step ``s`` is the state after
+        ``s`` training batches (step 0: before training); see :func:`reached_sparsity`.
     """
     total_steps = int(total_steps)
     if total_steps < 0:

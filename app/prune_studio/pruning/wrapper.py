@@ -18,9 +18,17 @@ built for speed and exactness:
 import inspect
 import weakref
 
+from tensorflow.python.saved_model import save_context
+
 from prune_studio.compat import keras, tf
 from prune_studio.pruning import masks, registry
 from prune_studio.pruning.schedules import ConstantSparsity, PruningSchedule, deserialize
+
+_NO_CALLBACK = (
+    "this layer is being pruned, so training needs the UpdatePruningStep callback: "
+    "model.fit(..., callbacks=[UpdatePruningStep()]) (in a custom loop, call its "
+    "on_train_begin() once and on_train_batch_begin() before each step)."
+)
 
 _ON_READ = dict(
     trainable=False,
@@ -148,18 +156,23 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     ):
         if not isinstance(layer, keras.layers.Layer):
             raise ValueError(
-                f"Please initialize `Prune` layer with a `Layer` instance, got layer={layer!r}."
+                f"Please initialize `Prune` layer with a `Layer` instance. You passed: {layer!r}"
             )
         checked = check_arguments(pruning_schedule, block_size, block_pooling_type, sparsity_m_by_n)
-        ok, reason = registry.prunability(layer)
-        if not ok and registry.has_weights(layer):
+        kind = registry.wrap_kind(layer)
+        if kind not in ("prune", "no-op"):
+            _, reason = registry.prunability(layer)
             raise ValueError(
-                f"Please initialize `Prune` with a supported layer; layer {layer.name!r} is not: {reason}"
+                f"Layer {layer.name!r} ({type(layer).__name__}) cannot be wrapped for pruning: "
+                f"{reason or 'it is not a layer type the pruning engine supports.'}"
             )
+        registry.make_prunable(layer)  # layer.get_prunable_weights(), as tfmot's registry gives it
         kwargs.setdefault("name", f"prune_low_magnitude_{layer.name}")
         super().__init__(layer, **kwargs)
         self.pruning_schedule, self.block_size, self.block_pooling_type, self.sparsity_m_by_n = checked
-        self._prunable = ok
+        self._prunable = kind == "prune"
+        if not hasattr(self, "_batch_input_shape") and hasattr(layer, "_batch_input_shape"):
+            self._batch_input_shape = layer._batch_input_shape  # a Sequential's first layer
         self._vars = _Untracked()
         self._vars_ready = False
         self.started = False
@@ -201,7 +214,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             threshold = self.add_weight(
                 f"{name}_threshold", shape=[], dtype=weight.dtype, initializer="zeros", **_ON_READ
             )
-            _set_constraint(weight, _MaskConstraint(mask, weight.constraint))
+            inner = weight.constraint
+            if isinstance(inner, _MaskConstraint):  # a layer wrapped again: the new masks take over
+                inner = inner.inner
+            _set_constraint(weight, _MaskConstraint(mask, inner))
             self._vars.items.append((weight, mask, threshold))
         self._vars_ready = True
 
@@ -279,11 +295,14 @@ class PruneLowMagnitude(keras.layers.Wrapper):
 
     def _training_update(self):
         if not self.started:
-            raise ValueError(
-                f"Layer {self.name!r} is being pruned, so training needs the UpdatePruningStep "
-                "callback: model.fit(..., callbacks=[UpdatePruningStep()]) (in a custom loop, call "
-                "its on_train_begin() once and on_train_batch_begin() before each step)."
-            )
+            if save_context.in_save_context():
+                # Tracing for a SavedModel before any training: keep the reference's run-time
+                # check in the saved graph (its callback sets the step before training).
+                step = self.pruning_step.assign_add(1)
+                tf.debugging.assert_greater_equal(step, tf.constant(1, tf.int64), message=_NO_CALLBACK)
+                return
+            # The reference's error type (its check runs in the graph; ours when tracing).
+            raise tf.errors.InvalidArgumentError(None, None, f"Layer {self.name!r}: {_NO_CALLBACK}")
         self.pruning_step.assign_add(1)
 
     # ----------------------------------------------------------------- calling

@@ -150,7 +150,7 @@ def fine_tune(
     listener.on_baseline(baseline)
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        pruned = apply_plan(model, plan)
+        pruned = apply_plan(model, plan, strict=False)  # a copy: the baseline model stays as it is
         wrapped = pruned.model
         keys = output_keys(wrapped, outputs)
         compile_for(wrapped, compile_settings, optimizer=make_optimizer(settings), output_names=keys)
