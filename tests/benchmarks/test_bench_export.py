@@ -60,3 +60,52 @@ def test_demo_export_sizes_and_accuracy(demo_model_file, tmp_path):
     assert report.ratio(full) >= 9.5
     for art in (pruned, int8, full):
         assert art.accuracy >= base["accuracy"] - 0.01, art.name
+
+
+def _mobilenet_v2_half_zeros():
+    """MobileNetV2 (alpha 0.35, 96x96, 10 classes, weights=None) and a copy with half its kernel weights zeroed."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=10)
+    pruned = keras.models.clone_model(model)
+    pruned.set_weights(model.get_weights())
+    for w in pruned.weights:
+        if len(w.shape) >= 2:  # magnitude pruning at 50%, as a fine-tune would leave the kernels
+            a = w.numpy()
+            a[np.abs(a) < np.quantile(np.abs(a), 0.5)] = 0
+            w.assign(a)
+    return model, pruned
+
+
+def test_mobilenet_v2_export_and_verify_time_and_memory(tmp_path):
+    """Issue 16 item 3: every export of MobileNetV2 and its verification in < 60 s on 2 cores."""
+    import resource
+
+    from prune_studio.data.dataset import Dataset
+
+    model, pruned = _mobilenet_v2_half_zeros()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 96, 96, 3), dtype=np.float32)
+    y = rng.integers(0, 10, 400)
+    model.fit(x[:32], y[:32], epochs=1, verbose=0)  # the opened file carries Adam's state, as users' files do
+    opened = tmp_path / "mobilenet_v2.keras"
+    model.save(opened)
+    dataset = Dataset("synthetic", x[:200], y[:200], x[200:], y[200:], 10, (96, 96, 3))
+    every = ExportSettings(sparse_int8=True, keep_dominated=True)  # all ten files plus the Keras 3 copy
+    marks = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = export_all(pruned, dataset, tmp_path / "out", every, baseline_path=opened, baseline_model=model,
+                        progress=lambda f, text: marks.append((time.perf_counter(), text)))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\nMobileNetV2 0.35 96x96: {len(report.artifacts)} files exported and verified on "
+          f"{report.baseline['verify_samples']} test samples in {wall:.1f} s wall, {cpu:.1f} s CPU (this process); "
+          f"peak memory {own:.0f} MB (this process), {child:.0f} MB (Keras 3 child)")
+    for (t0, text), (t1, _) in zip(marks, marks[1:]):
+        print(f"  {t1 - t0:6.1f} s  {text}")
+    print(f"{'artifact':40s} {'gzip':>9s} {'vs':>6s} {'speed-up':>8s}  baseline")
+    for a in report.artifacts:
+        print(f"{a.name:40s} {a.gzip_bytes:9d} {report.ratio(a) or 0:5.2f}x {a.speedup or 0:7.2f}x  "
+              f"{a.baseline_label}{'  RECOMMENDED' if a.recommended else ''}{'' if a.ok else '  ' + a.note}")
+    assert all(a.ok for a in report.artifacts), [a.note for a in report.artifacts if not a.ok]

@@ -78,7 +78,7 @@ def test_cli_prunes_and_exports_a_two_input_two_output_model(cli, tmp_path):
     report = run.json()
     final = report["training"]["final"]
     assert {"first_accuracy", "second_accuracy", "accuracy"} <= set(final) and final["accuracy"] > 0.8, final
-    assert [a["name"] for a in report["artifacts"]] == ["Keras (stripped)", "TFLite float32", "TFLite full-integer int8"]
+    assert [a["name"] for a in report["artifacts"]] == ["Keras .keras (tf-keras, stripped)", "TFLite float32", "TFLite full-integer int8"]
     for art in report["artifacts"]:
         assert art["ok"] and "accuracy per output: first" in art["note"], art
         assert abs(art["accuracy"] - final["accuracy"]) < 0.05, art

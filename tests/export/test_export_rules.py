@@ -17,7 +17,7 @@ from prune_studio.export import (
 from prune_studio.export.files import atomic_write_bytes
 from prune_studio.training.control import RunControl
 
-SMALL = ExportSettings(keras=True, h5=False, tflite=("float32",), sparse=False)
+SMALL = ExportSettings(keras=True, h5=False, keras3=False, tflite=("float32",), sparse=False)
 
 
 def _snapshot(folder: Path) -> dict:
@@ -115,3 +115,83 @@ def test_a_file_that_fails_verification_is_not_left_behind(digits_dataset, tmp_p
     assert keras_art.accuracy is None and not (tmp_path / "model.keras").exists()
     assert tflite_art.ok and (tmp_path / "model_float32.tflite").is_file()
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def _report(*arts, base_acc=0.9):
+    from prune_studio.export.report import Artifact
+
+    return ExportReport({"accuracy": base_acc, "gzip_bytes": 5000},
+                        [Artifact(**{"format": "tflite", "path": f"{a['name']}.tflite", "ok": True, **a}) for a in arts])
+
+
+def test_recommended_is_the_smallest_verified_file_within_the_budget():
+    from prune_studio.export.recommend import recommend
+
+    report = _report(
+        {"name": "float32", "kind": "float32", "gzip_bytes": 900, "accuracy": 0.90, "latency_ms": 1.0},
+        {"name": "int8", "kind": "int8", "gzip_bytes": 200, "accuracy": 0.85, "latency_ms": 0.2},
+        {"name": "dynamic", "kind": "dynamic", "gzip_bytes": 300, "accuracy": 0.895, "latency_ms": 0.5},
+        {"name": "broken", "kind": "float16", "gzip_bytes": 100, "accuracy": None, "ok": False, "note": "Not exported: x."},
+    )
+    best = recommend(report, 0.01)
+    assert best.name == "dynamic" and [a.recommended for a in report.artifacts] == [False, False, True, False]
+    by = {a.name: a.advice for a in report.artifacts}
+    assert by["dynamic"].startswith("Recommended")
+    assert by["int8"].startswith("Loses 5.0 points") and "microcontrollers" in by["int8"]
+    assert by["float32"].startswith("3.0x larger and slower than dynamic")
+    assert "could not be made" in by["broken"]
+    # a looser budget lets the int8 file win
+    assert recommend(report, 0.06).name == "int8"
+    # nothing within budget: nothing recommended, and every file says so
+    report = _report({"name": "a", "kind": "int8", "gzip_bytes": 10, "accuracy": 0.5, "latency_ms": 1.0})
+    assert recommend(report, 0.01) is None and not report.artifacts[0].recommended
+
+
+def test_sparse_files_larger_and_slower_than_their_plain_twin_are_dropped(tmp_path):
+    from prune_studio.export.exporter import _drop_dominated
+    from prune_studio.export.report import Artifact
+
+    def art(name, kind, sparse, gz, ms):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(b"x")
+        return Artifact(name, "tflite", str(path), gzip_bytes=gz, latency_ms=ms, ok=True, kind=kind, sparse=sparse)
+
+    arts = [art("f32", "float32", False, 100, 1.0), art("f32s", "float32", True, 120, 1.5),
+            art("f16", "float16", False, 100, 1.0), art("f16s", "float16", True, 80, 1.2),
+            art("i8", "int8", False, 100, 1.0), art("i8s", "int8", True, 120, 5.0)]
+    _drop_dominated(arts)
+    dropped = [a.name for a in arts if a.dropped]
+    assert dropped == ["f32s"]  # f16s is smaller; i8s was asked for explicitly (sparse_int8)
+    assert not arts[1].ok and not Path(arts[1].path).exists() and "larger gzipped" in arts[1].note
+    assert all(Path(a.path).exists() for a in arts if not a.dropped)
+    report = ExportReport({}, arts)
+    assert report.failed_artifacts() == []
+
+
+def test_sparse_int8_is_opt_in_and_old_recipes_still_load():
+    assert ExportSettings().sparse_kinds() == ("float32", "float16")
+    assert ExportSettings(sparse_int8=True).sparse_kinds() == ("float32", "dynamic", "float16", "int8")
+    assert ExportSettings(sparse=False).sparse_kinds() == ()
+    old = {"keras": True, "h5": True, "tflite": ["float32", "int8"], "int8_io": "float", "sparse": True,
+           "representative_samples": 200}
+    assert ExportSettings.from_dict(old).sparse_kinds() == ("float32",)
+    with pytest.raises(ExportError, match="max_accuracy_drop"):
+        ExportSettings(max_accuracy_drop=5)
+
+
+def test_an_unpruned_model_is_not_smaller_than_itself_though_the_opened_file_holds_adam(tiny_model, digits_dataset, tmp_path):
+    from prune_studio.export import gzip_size
+
+    opened = tmp_path / "trained.keras"
+    tiny_model.save(opened)  # compiled and trained with Adam: the file carries its state
+    report = export_all(tiny_model, digits_dataset, tmp_path / "out", SMALL, baseline_path=opened,
+                        baseline_model=tiny_model)
+    keras_art, tflite_art = report.artifacts
+    assert keras_art.baseline_gzip_bytes < gzip_size(opened) / 2  # the weights alone, without Adam's two copies
+    assert report.ratio(keras_art) == pytest.approx(1.0, abs=0.05)  # like for like: no gain from pruning nothing
+    assert report.ratio(tflite_art) == pytest.approx(1.0, abs=0.05)
+    assert gzip_size(opened) / keras_art.gzip_bytes > 2  # what the old "smaller by" claimed
+    assert keras_art.baseline_label == "unpruned .keras without optimizer state"
+    assert tflite_art.baseline_label == "unpruned float32 TFLite"
+    row = report.rows()[0]
+    assert row["ratio"] is None and "own format" in row["note"]

@@ -66,7 +66,7 @@ def test_export_float32_and_int8_verified_per_output(run, tmp_path):
     settings = ExportSettings(keras=True, h5=False, tflite=("float32", "int8"), sparse=False,
                               representative_samples=64)
     report = export_all(result.stripped_model, dataset, tmp_path / "out", settings, baseline_model=loaded.model)
-    assert [a.name for a in report.artifacts] == ["Keras (stripped)", "TFLite float32", "TFLite full-integer int8"]
+    assert [a.name for a in report.artifacts] == ["Keras .keras (tf-keras, stripped)", "TFLite float32", "TFLite full-integer int8"]
     for art in report.artifacts:
         assert art.ok, art.note
         assert "accuracy per output: first" in art.note and ", second" in art.note

@@ -78,7 +78,7 @@ def check_demo_dir(out: Path, overwrite: bool) -> None:
 
 
 def run(args) -> int:
-    from prune_studio.cli.pipeline import run_recipe, summary
+    from prune_studio.cli.pipeline import export_exit_code, run_recipe, summary
     from prune_studio.recipe import load_recipe
 
     check_epochs(args)
@@ -88,4 +88,4 @@ def run(args) -> int:
     recipe = load_recipe(write_demo_recipe(out, args.epochs))
     report = run_recipe(recipe, out, strategy, args.strategy, None, args.logdir, overwrite=args.overwrite)
     emit(args, report, summary(report))
-    return 0
+    return export_exit_code(report)

@@ -26,6 +26,7 @@ def add_parser(subparsers) -> None:
                    help="comma-separated TFLite kinds: float32, dynamic, float16, int8 ('' for none)")
     p.add_argument("--no-keras", action="store_true", help="do not write model.keras")
     p.add_argument("--no-h5", action="store_true", help="do not write model.h5")
+    p.add_argument("--no-keras3", action="store_true", help="do not write a Keras 3 copy (model_keras3.keras) of a tf-keras model")
     p.add_argument("--no-sparse", action="store_true", help="do not write sparse-encoded TFLite files")
     p.add_argument("--int8-io", choices=("float", "int8"), default=None, help="input/output type of the int8 model")
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
@@ -46,6 +47,8 @@ def export_settings(args):
         base["keras"] = False
     if args.no_h5:
         base["h5"] = False
+    if args.no_keras3:
+        base["keras3"] = False
     if args.no_sparse:
         base["sparse"] = False
     if args.int8_io is not None:
@@ -54,7 +57,7 @@ def export_settings(args):
 
 
 def run(args) -> int:
-    from prune_studio.cli.pipeline import summary_lines
+    from prune_studio.cli.pipeline import export_exit_code, summary_lines
     from prune_studio.export import export_all
 
     model = Path(args.model)
@@ -66,4 +69,4 @@ def run(args) -> int:
     report = export_all(loaded.model, dataset, Path(args.out), settings, baseline_path=str(model),
                         baseline_model=loaded.model, overwrite=args.overwrite).to_dict()
     emit(args, report, "\n".join(summary_lines(report)))
-    return 0
+    return export_exit_code(report)

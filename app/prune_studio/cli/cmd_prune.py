@@ -48,7 +48,7 @@ def check_epochs(args) -> None:
 
 
 def run(args) -> int:
-    from prune_studio.cli.pipeline import run_recipe, summary
+    from prune_studio.cli.pipeline import export_exit_code, run_recipe, summary
     from prune_studio.recipe import load_recipe
 
     check_epochs(args)
@@ -67,4 +67,4 @@ def run(args) -> int:
     strategy = make_strategy(args)
     report = run_recipe(recipe, Path(args.out), strategy, args.strategy, args.epochs, args.logdir, args.overwrite)
     emit(args, report, summary(report))
-    return 0
+    return export_exit_code(report)

@@ -151,7 +151,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     """One line per exported artifact, then where the report is."""
     lines = []
     for art in report.get("artifacts", []):
-        state = "ok" if art.get("ok") else f"FAILED ({art.get('note', '')})"
+        state = "ok" if art.get("ok") else "not kept" if art.get("dropped") else f"FAILED ({art.get('note', '')})"
+        state += ", recommended" if art.get("recommended") else ""
         acc = art.get("accuracy")
         lines.append(
             f"  {art['name']:<34} {art.get('gzip_bytes') or 0:>10,} B gzipped  "
@@ -159,6 +160,23 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     lines.append(f"Report: {Path(report.get('out_dir') or '.') / 'report.json'}")
     return lines
+
+
+def export_exit_code(report: dict[str, Any]) -> int:
+    """0 when every requested artifact was written and verified, else 1 with one line on stderr.
+
+    A sparse file removed because the plain one is smaller and faster (``dropped``) is no failure.
+    """
+    import sys
+
+    failed = [a for a in report.get("artifacts", []) if not a.get("ok") and not a.get("dropped")]
+    if not failed:
+        return 0
+    total = len(report.get("artifacts", []))
+    names = ", ".join(a["name"] for a in failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+    print(f"prune-studio-cli: error: {len(failed)} of {total} artifacts could not be exported ({names}); "
+          "see their notes in report.json.", file=sys.stderr)
+    return 1
 
 
 def _fmt(metrics: dict) -> str:

@@ -16,38 +16,63 @@ from typing import Callable
 
 import numpy as np
 
-from prune_studio.export import verify
+from prune_studio.export import keras3_files, verify
+from prune_studio.export.baselines import measure as measure_baselines
 from prune_studio.export.files import atomic_write_bytes, check_targets, temp_path_beside
 from prune_studio.export.html_report import write_html_report
 from prune_studio.export.report import Artifact, ExportReport, gzip_size
 from prune_studio.export.settings import TFLITE_KINDS, ExportError, ExportSettings
-from prune_studio.export.tflite import convert
+from prune_studio.export.recommend import recommend
+from prune_studio.export.tflite import convert, make_source
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 REPORT_FILES = ("report.json", "report.csv", "report.html")
+#: Test samples in the report's "see it work" strip.
+SAMPLES = 8
 
 
-def planned_files(settings: ExportSettings) -> list[tuple[str, str, str, dict]]:
-    """The artifacts ``settings`` asks for: (name, format, file name, options), in order."""
+def keras3_source(baseline_path) -> bool:
+    """Whether the opened model file was written by Keras 3 (its exports are then Keras 3 too)."""
+    if not baseline_path or not Path(baseline_path).is_file():
+        return False
+    from prune_studio.models.loading import read_header
+
+    try:
+        return read_header(Path(baseline_path)).keras_version.startswith("3")
+    except Exception:  # noqa: BLE001 - an unreadable header: treat it as tf-keras
+        return False
+
+
+def planned_files(settings: ExportSettings, keras3_input: bool = False) -> list[tuple[str, str, str, dict]]:
+    """The artifacts ``settings`` asks for: (name, format, file name, options), in order.
+
+    A model that came in as a Keras 3 file goes out as Keras 3 files (``.keras`` and ``.h5``);
+    a tf-keras model gets tf-keras files plus, with ``settings.keras3``, a Keras 3 ``.keras``.
+    """
     plan = []
+    flavour = "keras3" if keras3_input else "tf-keras"
+    label = "Keras 3" if keras3_input else "tf-keras"
     if settings.keras:
-        plan.append(("Keras (stripped)", "keras", "model.keras", {}))
+        plan.append((f"Keras .keras ({label}, stripped)", "keras", "model.keras", {"flavour": flavour}))
+    if settings.keras and settings.keras3 and not keras3_input:
+        plan.append(("Keras .keras (Keras 3, stripped)", "keras", "model_keras3.keras", {"flavour": "keras3"}))
     if settings.h5:
-        plan.append(("Keras HDF5 (stripped)", "h5", "model.h5", {}))
+        plan.append((f"Keras HDF5 ({label}, stripped)", "h5", "model.h5", {"flavour": flavour}))
+    sparse = settings.sparse_kinds()
     for kind in settings.tflite:
         plan.append((TFLITE_KINDS[kind], "tflite", f"model_{kind}.tflite", {"kind": kind, "sparse": False}))
-        if settings.sparse:
+        if kind in sparse:
             plan.append((f"{TFLITE_KINDS[kind]}, sparse", "tflite", f"model_{kind}_sparse.tflite",
                          {"kind": kind, "sparse": True}))
     return plan
 
 
-def target_paths(out_dir: str | Path, settings: ExportSettings) -> list[Path]:
+def target_paths(out_dir: str | Path, settings: ExportSettings, keras3_input: bool = False) -> list[Path]:
     """Every file an export with ``settings`` into ``out_dir`` writes, reports included."""
     out = Path(out_dir)
-    return [out / f for _, _, f, _ in planned_files(settings)] + [out / f for f in REPORT_FILES]
+    return [out / f for _, _, f, _ in planned_files(settings, keras3_input)] + [out / f for f in REPORT_FILES]
 
 
 def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, baseline_path=None,
@@ -62,15 +87,17 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
         out_dir: output folder, created if missing.
         settings: what to write (defaults: everything).
         baseline_path: the model file as opened; its sizes are the baseline, and no target
-            may be this file.
-        baseline_model: the model as opened, evaluated for the baseline accuracy.
+            may be this file. A Keras 3 file is exported as Keras 3 files.
+        baseline_model: the model as opened, evaluated for the baseline accuracy and written
+            once per format (without optimizer) as each artifact's like-for-like baseline.
         overwrite: replace existing targets; otherwise :class:`TargetExistsError`.
         progress: ``progress(fraction, text)`` after each step.
         control: any object with ``.stopped``; checked between artifacts.
 
     Returns:
         The :class:`ExportReport`, also written as ``report.json``, ``report.csv`` and
-        ``report.html`` in ``out_dir``.
+        ``report.html`` in ``out_dir``. One verified artifact is ``recommended``; every
+        artifact has its ``advice``.
 
     Raises:
         TargetExistsError: a target exists and ``overwrite`` is false.
@@ -80,38 +107,54 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
 
         report = export_all(result.wrapped_model, dataset, "out", ExportSettings(h5=False),
                             baseline_path="model.keras", baseline_model=original)
-        print(report.ratio(report.artifacts[-1]))
+        print(report.recommended().name, report.ratio(report.recommended()))
     """
     settings = settings or ExportSettings()
     progress = progress or (lambda fraction, text: None)
     out = Path(out_dir)
-    plan = planned_files(settings)
-    check_targets(target_paths(out, settings), baseline_path, overwrite)
+    keras3_input = keras3_source(baseline_path)
+    plan = planned_files(settings, keras3_input)
+    check_targets(target_paths(out, settings, keras3_input), baseline_path, overwrite)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"The output folder {out} cannot be created ({exc.strerror}); choose a writable folder.") from exc
 
-    steps = len(plan) + 2
+    steps = len(plan) + 3
     x_test, y_test = _split(dataset, "test")
+    x_test, y_test, picked = _bounded(x_test, y_test, settings.verify_samples)
     progress(0.0, "Measuring the baseline")
-    baseline = _baseline(baseline_path, baseline_model, x_test, y_test)
     from prune_studio.pruning import strip_pruning
 
     stripped = strip_pruning(model)
+    if len(stripped.inputs) > 1 or len(stripped.outputs) > 1:
+        # Keras 3 files of models with several inputs or outputs are not written yet: tf-keras only.
+        plan = [(name.replace("Keras 3", "tf-keras"), fmt, f, {**o, "flavour": "tf-keras"} if "flavour" in o else o)
+                for name, fmt, f, o in plan if f != "model_keras3.keras"]
+    keras3_plan = [(i, p) for i, p in enumerate(plan) if p[3].get("flavour") == "keras3"]
+    job = None
+    if keras3_plan:  # Keras 3 works in its own process while the other files are made
+        job = keras3_files.start(stripped, [{"path": str(temp_path_beside(out / f)), "format": fmt}
+                                            for _, (_, fmt, f, _) in keras3_plan], x_test, y_test)
+    baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
+    baselines = {}
+    if baseline_model is not None:
+        progress(1 / steps, "Measuring the unpruned model in each format")
+        baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test, baseline.get("latency_ms"))
     sparsity = weight_sparsity(stripped)
     report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
-    calibration = None
-    for i, (name, fmt, filename, opts) in enumerate(plan, start=1):
-        if control is not None and control.stopped:
-            report.stopped = True
-            break
-        progress(i / steps, f"Writing and verifying {filename}")
-        if fmt == "tflite" and opts["kind"] == "int8" and calibration is None:
-            calibration = _calibration(dataset, settings.representative_samples)
-        art = _export_one(stripped, name, fmt, out / filename, opts, settings, calibration, x_test, y_test)
-        art.nonzero = sparsity["nonzero"]
-        report.artifacts.append(art)
+    try:
+        preds = _write_all(report, stripped, plan, out, settings, dataset, x_test, y_test, job, keras3_plan,
+                           progress, steps, control)
+    finally:
+        if job is not None:
+            job.cancel()
+    for art in report.artifacts:
+        _compare(art, baselines.get(art.format))
+    if not settings.keep_dominated:
+        _drop_dominated(report.artifacts)
+    recommend(report, settings.max_accuracy_drop)
+    report.samples = _samples(picked, y_test, base_preds, preds, report.artifacts)
     progress((steps - 1) / steps, "Writing the report")
     report.write_json(out / "report.json")
     atomic_write_bytes(out / "report.csv", report.to_csv().encode("utf-8"))
@@ -120,14 +163,66 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     return report
 
 
-def _export_one(stripped, name, fmt, target: Path, opts, settings, calibration, x, y) -> Artifact:
-    art = Artifact(name=name, format=fmt, path=str(target))
+def _write_all(report, stripped, plan, out, settings, dataset, x, y, job, keras3_plan, progress, steps,
+               control) -> dict:
+    """Write and verify every planned file into ``report.artifacts``; predictions by name."""
+    calibration, traced, source, source_error = None, False, None, ""
+    preds = {}
+    for i, (name, fmt, filename, opts) in enumerate(plan, start=2):
+        if control is not None and control.stopped:
+            report.stopped = True
+            break
+        progress(i / steps, f"Writing and verifying {filename}")
+        if fmt == "tflite" and not traced:
+            source, source_error = _source(stripped)
+            traced = True
+        if opts.get("flavour") == "keras3":
+            art = _artifact(name, fmt, out / filename, opts)  # finished by the Keras 3 job below
+        elif fmt == "tflite" and source_error:
+            art = _artifact(name, fmt, out / filename, opts)
+            art.note = f"Not exported: {source_error}"
+        else:
+            if fmt == "tflite" and opts["kind"] == "int8" and calibration is None:
+                calibration = _calibration(dataset, settings.representative_samples)
+            art, preds[name] = _export_one(stripped, name, fmt, out / filename, opts, settings, calibration,
+                                           x, y, source)
+        art.nonzero = report.sparsity["nonzero"]
+        report.artifacts.append(art)
+    if job is not None and not report.stopped:
+        progress((steps - 1) / steps, "Checking the Keras 3 files")
+        for (_, (name, _, filename, _)), tmp, result in zip(keras3_plan, job.targets, job.result()):
+            art = next((a for a in report.artifacts if a.name == name), None)
+            if art is not None:
+                preds[name] = _finish(art, Path(tmp["path"]), out / filename, result)
+            Path(tmp["path"]).unlink(missing_ok=True)
+    return preds
+
+
+def _source(stripped) -> tuple[object, str]:
+    """The traced model every TFLite file is converted from, or why there is none."""
+    try:
+        return make_source(stripped), ""
+    except ExportError as exc:
+        return None, str(exc)
+
+
+def _artifact(name, fmt, target: Path, opts) -> Artifact:
+    kind = opts.get("kind") or opts.get("flavour", "")
+    return Artifact(name=name, format=fmt, path=str(target), kind=kind, sparse=bool(opts.get("sparse")))
+
+
+def _export_one(stripped, name, fmt, target: Path, opts, settings, calibration, x, y, source):
+    art = _artifact(name, fmt, target, opts)
     tmp = temp_path_beside(target)
     try:
         if fmt == "tflite":
-            content = convert(stripped, opts["kind"], opts["sparse"], calibration, settings.int8_io)
+            content = convert(stripped, opts["kind"], opts["sparse"], calibration, settings.int8_io,
+                              source=source)
             tmp.write_bytes(content)
             result = verify.verify_tflite(content, x, y)
+            extra = source.note() if source is not None else ""
+            if extra and not result.error:
+                result.note = f"{result.note}; {extra}"
         else:
             # A stripped model is not compiled, so neither format carries optimizer state.
             # The user asked for .h5 by name: tf-keras's "legacy format" warning is noise.
@@ -135,23 +230,90 @@ def _export_one(stripped, name, fmt, target: Path, opts, settings, calibration, 
                 warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
                 stripped.save(tmp, **({"include_optimizer": False} if fmt == "h5" else {}))
             result = verify.verify_keras(str(tmp), x, y)
-        art.bytes, art.gzip_bytes = tmp.stat().st_size, gzip_size(tmp)
-        if result.error:
-            art.note = f"Not exported: {result.error}"
-            return art
-        tmp.replace(target)
-        art.accuracy, art.latency_ms, art.note, art.ok = result.accuracy, result.latency_ms, result.note, True
+        return art, _finish(art, tmp, target, result)
     except ExportError as exc:
         art.note = f"Not exported: {exc}"
     except OSError as exc:
         art.note = f"Not exported: writing {target} failed ({exc.strerror or exc})."
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("%s: ok=%s %s", name, art.ok, art.note)
-    return art
+        log.info("%s: ok=%s %s", name, art.ok, art.note)
+    return art, None
 
 
-def _baseline(path, model, x, y) -> dict:
+def _finish(art: Artifact, tmp: Path, target: Path, result) -> np.ndarray | None:
+    """Measure the written ``tmp`` and move it into place when ``result`` verified it."""
+    if not tmp.is_file():
+        art.note = f"Not exported: {result.error or 'the file was not written.'}"
+        return None
+    art.bytes, art.gzip_bytes = tmp.stat().st_size, gzip_size(tmp)
+    if result.error:
+        art.note = f"Not exported: {result.error}"
+        return None
+    tmp.replace(target)
+    art.accuracy, art.latency_ms, art.note, art.ok = result.accuracy, result.latency_ms, result.note, True
+    return result.preds
+
+
+def _compare(art: Artifact, base) -> None:
+    """Fill ``art``'s like-for-like baseline fields from ``base`` (a :class:`Baseline`)."""
+    if base is None:
+        return
+    art.baseline_bytes, art.baseline_gzip_bytes, art.baseline_label = base.bytes, base.gzip_bytes, base.label
+    if art.ok and base.latency_ms and art.latency_ms:
+        art.speedup = base.latency_ms / art.latency_ms
+
+
+def _drop_dominated(artifacts: list[Artifact]) -> None:
+    """Remove sparse-encoded files that are larger (gzipped) and slower than their plain twin.
+
+    Sparse copies of the integer kinds are kept: the user asked for them (``sparse_int8``).
+    """
+    plain = {a.kind: a for a in artifacts if a.format == "tflite" and not a.sparse and a.ok}
+    for art in artifacts:
+        twin = plain.get(art.kind)
+        if not (art.ok and art.sparse and twin) or art.kind in ("dynamic", "int8"):
+            continue
+        if art.gzip_bytes >= twin.gzip_bytes and (art.latency_ms or 0) >= (twin.latency_ms or 0):
+            Path(art.path).unlink(missing_ok=True)
+            art.ok, art.dropped = False, True
+            art.note = (f"Not kept: larger gzipped ({art.gzip_bytes:,} vs {twin.gzip_bytes:,} B) and slower "
+                        f"({art.latency_ms:.3f} vs {twin.latency_ms:.3f} ms/sample) than {twin.name}; "
+                        "set keep_dominated to keep such files.")
+
+
+def _classes(pred) -> list:
+    pred = np.asarray(pred).reshape(len(pred), -1)
+    return ((pred[:, 0] > 0.5).astype(int) if pred.shape[1] == 1 else pred.argmax(axis=1)).tolist()
+
+
+def _samples(picked: np.ndarray, y: np.ndarray, base_preds, preds: dict, artifacts, n: int = SAMPLES) -> list[dict]:
+    """A few test samples with the baseline's and each verified artifact's predicted class."""
+    if base_preds is None or isinstance(y, dict) or isinstance(base_preds, dict) or len(y) == 0:
+        return []  # several outputs: no single predicted class to show
+    rows = np.unique(np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int))
+    y_flat = np.asarray(y)
+    truth = y_flat.reshape(len(y_flat), -1).argmax(axis=1) if y_flat.ndim > 1 and y_flat.shape[-1] > 1 else y_flat.reshape(-1)
+    base = _classes(np.asarray(base_preds)[rows])
+    ok = {a.name for a in artifacts if a.ok}
+    per = {name: _classes(np.asarray(p)[rows]) for name, p in preds.items()
+           if p is not None and not isinstance(p, dict) and name in ok}
+    return [{"index": int(picked[r]), "label": truth[r].item(), "baseline_pred": base[j],
+             "preds": {name: c[j] for name, c in per.items()}} for j, r in enumerate(rows)]
+
+
+def _bounded(x, y, limit: int):
+    """At most ``limit`` samples spread evenly over the split (0: all), and their indices."""
+    from prune_studio.data import arrays
+
+    n = arrays.count(x)
+    if not limit or n <= limit:
+        return x, y, np.arange(n)
+    picked = np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+    return arrays.take(x, picked), arrays.take(y, picked), picked
+
+
+def _baseline(path, model, x, y) -> tuple[dict, np.ndarray | None]:
     base: dict = {"path": str(path) if path else "", "format": Path(path).suffix.lstrip(".") if path else ""}
     if path and Path(path).is_file():
         base["bytes"], base["gzip_bytes"] = Path(path).stat().st_size, gzip_size(path)
@@ -160,11 +322,14 @@ def _baseline(path, model, x, y) -> dict:
             tmp = Path(tmpdir) / "baseline.keras"
             model.save(tmp)
             base["bytes"], base["gzip_bytes"], base["format"] = tmp.stat().st_size, gzip_size(tmp), "keras"
+    preds = None
     if model is not None:
         measured = verify.measure_model(model, x, y)
         base["accuracy"], base["latency_ms"] = measured.accuracy, measured.latency_ms
         base["nonzero"] = weight_sparsity(model)["nonzero"]
-    return base
+        base["verify_samples"] = len(x)
+        preds = measured.preds
+    return base, preds
 
 
 def weight_sparsity(model) -> dict:

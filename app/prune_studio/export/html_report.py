@@ -20,9 +20,14 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th:first-child, td:first-child, td.note { text-align: left; }
 tr.failed td { color: #a00; }
+tr.recommended td { background: #e8f5e9; font-weight: 600; }
+td.miss { color: #a00; font-weight: 600; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
 dt { font-weight: 600; }
 """
+
+
+MISS = ' class="miss"'
 
 
 def format_bytes(n: int | None) -> str:
@@ -94,13 +99,31 @@ def write_html_report(report: ExportReport, path: str | Path, extra_images: Mapp
     for title, png in (extra_images or {}).items():
         data = base64.b64encode(png).decode("ascii")
         body.append(f'<h2>{esc(title)}</h2><img alt="{esc(title)}" src="data:image/png;base64,{data}">')
-    body.append("<h2>Comparison</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in TABLE_HEADERS) + "</tr>")
+    best = report.recommended()
+    if best is not None:
+        body.append(f'<h2>Recommended</h2><p class="recommended"><b>{esc(best.name)}</b> '
+                    f"(<code>{esc(Path(best.path).name)}</code>): {esc(best.advice)}</p>")
+    extra = ("Faster by", "Compared with", "Advice")
+    body.append("<h2>Comparison</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in TABLE_HEADERS + extra) + "</tr>")
     for row in report.rows():
         cells = table_cells(row)
-        klass = "" if row.get("ok") else ' class="failed"'
+        klass = ' class="recommended"' if row.get("recommended") else "" if row.get("ok") else ' class="failed"'
+        more = ["" if row.get("speedup") is None else f"{row['speedup']:.1f}x", row.get("baseline_label") or "",
+                row.get("advice") or ""]
         body.append(f"<tr{klass}>" + "".join(f"<td>{esc(c)}</td>" for c in cells[:-1])
-                    + f'<td class="note">{esc(cells[-1])}</td></tr>')
+                    + f'<td class="note">{esc(cells[-1])}</td>'
+                    + "".join(f'<td class="note">{esc(c)}</td>' for c in more) + "</tr>")
     body.append("</table>")
+    if report.samples:
+        names = list(report.samples[0].get("preds", {}))
+        body.append("<h2>See it work (test samples)</h2><table><tr><th>Sample</th><th>Label</th><th>Baseline</th>"
+                    + "".join(f"<th>{esc(n)}</th>" for n in names) + "</tr>")
+        for smp in report.samples:
+            preds = [smp["preds"].get(n) for n in names]
+            body.append(f"<tr><td>{smp['index']}</td><td>{esc(str(smp['label']))}</td><td>{esc(str(smp['baseline_pred']))}</td>"
+                        + "".join(f"<td{'' if v == smp['label'] else MISS}>{esc(str(v))}</td>" for v in preds)
+                        + "</tr>")
+        body.append("</table>")
     if sp.get("layers"):
         body.append("<h2>Zeros per layer</h2><table><tr><th>Layer</th><th>Zeros</th></tr>")
         body.extend(f"<tr><td>{esc(n)}</td><td>{100 * f:.1f}%</td></tr>" for n, f in sp["layers"].items())

@@ -19,7 +19,8 @@ from prune_studio.export.files import atomic_write_bytes
 
 CSV_COLUMNS = (
     "name", "format", "bytes", "gzip_bytes", "ratio", "nonzero", "accuracy", "accuracy_change",
-    "latency_ms", "ok", "note", "path",
+    "latency_ms", "ok", "note", "path", "speedup", "baseline_label", "baseline_gzip_bytes", "recommended",
+    "advice",
 )
 
 
@@ -50,6 +51,17 @@ class Artifact:
         ok: the file was written and verified.
         note: how it was verified, or why it failed, as a sentence.
         nonzero: non-zero weights in the model the file holds.
+        kind: ``float32``, ``dynamic``, ``float16``, ``int8`` for TFLite files; ``tf-keras`` or
+            ``keras3`` (which Keras wrote it) for Keras files.
+        sparse: the TFLite file stores its weights sparse-encoded.
+        dropped: the file was made and measured, then removed because the plain file of its
+            kind is smaller and faster (``ok`` is false; see ``note``).
+        recommended: the one file to use: the smallest verified file within the accuracy budget.
+        advice: one sentence for people: why this file is recommended, or when to pick it.
+        baseline_bytes, baseline_gzip_bytes: size of the unpruned model in the same format,
+            without optimizer state (the like-for-like baseline), when it was measured.
+        baseline_label: what that baseline is ("unpruned float32 TFLite").
+        speedup: the like-for-like baseline's latency divided by this file's, when both ran.
     """
 
     name: str
@@ -62,6 +74,15 @@ class Artifact:
     ok: bool = False
     note: str = ""
     nonzero: int | None = None
+    kind: str = ""
+    sparse: bool = False
+    dropped: bool = False
+    recommended: bool = False
+    advice: str = ""
+    baseline_bytes: int | None = None
+    baseline_gzip_bytes: int | None = None
+    baseline_label: str = ""
+    speedup: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +105,8 @@ class ExportReport:
         settings: the :class:`ExportSettings` as a dict.
         out_dir: the output folder.
         stopped: the user stopped the export before every artifact was written.
+        samples: a few test samples for a "see it work" strip: ``{"index", "label",
+            "baseline_pred", "preds": {artifact name: predicted class}}``.
     """
 
     baseline: dict
@@ -92,13 +115,25 @@ class ExportReport:
     settings: dict = field(default_factory=dict)
     out_dir: str = ""
     stopped: bool = False
+    samples: list[dict] = field(default_factory=list)
 
     def ok_artifacts(self) -> list[Artifact]:
         return [a for a in self.artifacts if a.ok]
 
+    def failed_artifacts(self) -> list[Artifact]:
+        """Artifacts that were asked for and could not be made (dropped ones are not failures)."""
+        return [a for a in self.artifacts if not a.ok and not a.dropped]
+
+    def recommended(self) -> Artifact | None:
+        return next((a for a in self.artifacts if a.recommended), None)
+
     def ratio(self, artifact: Artifact) -> float | None:
-        """How many times smaller than the baseline ``artifact`` is, both gzipped."""
-        base = self.baseline.get("gzip_bytes") or 0
+        """How many times smaller than its baseline ``artifact`` is, both gzipped.
+
+        The baseline is the unpruned model in the same format without optimizer state
+        (``artifact.baseline_gzip_bytes``) when it was measured, else the file as opened.
+        """
+        base = artifact.baseline_gzip_bytes or self.baseline.get("gzip_bytes") or 0
         return base / artifact.gzip_bytes if base and artifact.gzip_bytes else None
 
     def to_dict(self) -> dict:
@@ -109,6 +144,7 @@ class ExportReport:
             "settings": dict(self.settings),
             "out_dir": self.out_dir,
             "stopped": self.stopped,
+            "samples": [dict(x) for x in self.samples],
         }
 
     @classmethod
@@ -120,6 +156,7 @@ class ExportReport:
             settings=dict(d.get("settings", {})),
             out_dir=d.get("out_dir", ""),
             stopped=bool(d.get("stopped", False)),
+            samples=[dict(x) for x in d.get("samples", [])],
         )
 
     def write_json(self, path: str | Path) -> None:
@@ -129,11 +166,14 @@ class ExportReport:
     def rows(self) -> list[dict]:
         """Baseline then artifacts as table rows with the :data:`CSV_COLUMNS` keys."""
         b = self.baseline
+        like_for_like = any(a.baseline_gzip_bytes for a in self.artifacts)
         rows = [{
             "name": "Baseline (as opened)", "format": b.get("format", ""), "bytes": b.get("bytes"),
-            "gzip_bytes": b.get("gzip_bytes"), "ratio": 1.0 if b.get("gzip_bytes") else None,
+            "gzip_bytes": b.get("gzip_bytes"), "ratio": None if like_for_like else (1.0 if b.get("gzip_bytes") else None),
             "nonzero": b.get("nonzero"), "accuracy": b.get("accuracy"), "accuracy_change": None,
-            "latency_ms": b.get("latency_ms"), "ok": True, "note": "", "path": b.get("path", ""),
+            "latency_ms": b.get("latency_ms"), "ok": True, "path": b.get("path", ""),
+            "note": "The file as opened; each file below is compared with the unpruned model in its own "
+                    "format, without optimizer state." if like_for_like else "",
         }]
         for a in self.artifacts:
             change = (

@@ -4,6 +4,18 @@
 float; ``float16`` halves weight storage; ``int8`` quantizes weights and activations, using
 training samples to calibrate activation ranges. ``sparse=True`` adds
 ``Optimize.EXPERIMENTAL_SPARSITY``, which stores mostly-zero weights in a sparse format.
+
+Every conversion of one export starts from one traced graph (:class:`TFLiteSource`): the model
+is traced once, not once per file, and frozen instead of saved to a temporary SavedModel (which
+is what ``TFLiteConverter.from_keras_model`` and ``from_concrete_functions`` do by default, and
+what dominated the export time of large models).
+The trace fixes what TFLite needs fixed:
+
+* models with recurrent layers (LSTM, GRU, Bidirectional...) are traced with a batch of one,
+  so the converter sees static shapes and lowers them to TFLite's fused sequence kernels
+  (whose state lives in variable tensors: reset them before each new sequence);
+* inputs that carry integers (an integer ``Input``, or one that feeds an ``Embedding``) stay
+  ``int32`` tensors in the file: token ids are never cast to float or quantized.
 """
 
 from __future__ import annotations
@@ -13,23 +25,134 @@ from typing import Iterator
 
 import numpy as np
 
-from prune_studio.compat import native_output_silenced, tf
+from prune_studio.compat import keras, native_output_silenced, tf
 from prune_studio.export.settings import ExportError
 
 
-def _representative(x) -> Iterator:
+def _leaves(model):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        if getattr(layer, "layers", None):
+            yield from _leaves(layer)
+
+
+def has_recurrent_layers(model) -> bool:
+    """Whether ``model`` holds a layer TFLite converts only with static shapes (RNNs)."""
+    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in _leaves(model))
+
+
+def unfused_recurrent_layer(model) -> str | None:
+    """The name of a GRU/SimpleRNN layer (TFLite has no fused kernel for them), or None."""
+    for layer in _leaves(model):
+        inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
+        if isinstance(inner, keras.layers.RNN) and not isinstance(inner, keras.layers.LSTM):
+            return layer.name
+    return None
+
+
+def integer_inputs(model) -> list[bool]:
+    """Per model input: does it carry integers (integer dtype, or it feeds an ``Embedding``)?"""
+    flags = []
+    for tensor in model.inputs:
+        integer = tf.as_dtype(tensor.dtype).is_integer
+        if not integer:
+            for layer in model.layers:
+                inbound = getattr(layer, "_inbound_nodes", [])
+                if isinstance(layer, keras.layers.Embedding) and any(
+                    any(t is tensor for t in tf.nest.flatten(node.input_tensors)) for node in inbound
+                ):
+                    integer = True
+        flags.append(integer)
+    return flags
+
+
+class TFLiteSource:
+    """``model`` traced once for conversion; :meth:`converter` gives a fresh converter from it.
+
+    Attributes:
+        fixed_batch: the trace has a batch of one (the model has recurrent layers).
+        integer_inputs: per input, whether it is an ``int32`` tensor in the file.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.fixed_batch = has_recurrent_layers(model)
+        self.integer_inputs = integer_inputs(model)
+        specs = []
+        for tensor, integer in zip(model.inputs, self.integer_inputs):
+            shape = list(tensor.shape)
+            if self.fixed_batch:
+                if any(d is None for d in shape[1:]):
+                    raise ExportError(
+                        f"The input {tensor.name!r} has no fixed length ({shape[1:]}); TFLite needs one for "
+                        "recurrent layers: rebuild the model with a fixed sequence length."
+                    )
+                shape[0] = 1
+            specs.append(tf.TensorSpec(shape, tf.int32 if integer else tensor.dtype))
+        single = len(specs) == 1
+
+        @tf.function
+        def serve(*xs):
+            return model(xs[0] if single else list(xs), training=False)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.function = serve.get_concrete_function(*specs)
+
+    def note(self) -> str:
+        """What a reader of the file should know about its inputs, or ''."""
+        parts = []
+        if self.fixed_batch:
+            parts.append("converted for one sample at a time (batch 1), so the recurrent layers use TFLite's fused "
+                         "kernels, which keep their state: call reset_all_variables() before each new sequence")
+        if any(self.integer_inputs):
+            parts.append("token inputs are int32")
+        return "; ".join(parts)
+
+    def converter(self):
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([self.function], self.model)
+        # By default the converter first saves the whole Keras model as a SavedModel (tracing
+        # every layer again: ~90% of the time of each MobileNetV2 conversion); freezing the
+        # traced function gives the same file. Recurrent models keep the SavedModel route: only
+        # it lowers LSTM/GRU to TFLite's fused sequence kernels (freezing gives WHILE loops).
+        converter.experimental_lower_to_saved_model = self.fixed_batch
+        return converter
+
+
+def make_source(model) -> TFLiteSource | None:
+    """``TFLiteSource(model)``, or None when tracing fails or the model has several inputs or
+    outputs (the converter then traces it itself).
+
+    Raises:
+        ExportError: the model cannot be converted at all (a recurrent model without a fixed
+            sequence length).
+    """
+    if len(model.inputs) > 1 or len(model.outputs) > 1:
+        # Several inputs/outputs: the file's tensors must carry the Keras names (verification
+        # and calibration match them by name), which from_keras_model's signature gives.
+        return None
+    try:
+        return TFLiteSource(model)
+    except ExportError:
+        raise
+    except Exception:  # noqa: BLE001 - tracing raises many types; from_keras_model says more
+        return None
+
+
+def _representative(x, integer: bool) -> Iterator:
     """One calibration sample at a time; with several inputs a dict by input name (the converter
-    matches it to the signature's inputs by name)."""
+    matches it to the signature's inputs by name). Token inputs stay integers."""
     if isinstance(x, dict):
         for i in range(len(next(iter(x.values())))):
             yield {name: array[i : i + 1].astype(np.float32) for name, array in x.items()}
         return
+    dtype = np.int32 if integer else np.float32
     for i in range(len(x)):
-        yield [x[i : i + 1].astype(np.float32)]
+        yield [x[i : i + 1].astype(dtype)]
 
 
 def convert(model, kind: str, sparse: bool = False, representative: np.ndarray | None = None,
-            int8_io: str = "float") -> bytes:
+            int8_io: str = "float", source: TFLiteSource | None = None) -> bytes:
     """Return the TFLite flatbuffer of ``model`` for ``kind``.
 
     Args:
@@ -37,12 +160,15 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
         kind: ``float32``, ``dynamic``, ``float16`` or ``int8``.
         sparse: store weights with sparse encoding.
         representative: float samples (N, ...) calibrating ``int8``; required for it.
-        int8_io: ``"float"`` or ``"int8"`` input/output for ``int8``.
+        int8_io: ``"float"`` or ``"int8"`` input/output for ``int8`` (integer token inputs
+            stay ``int32`` either way).
+        source: the traced model to convert from (made from ``model`` when not given).
 
     Raises:
         ExportError: the converter rejected the model (its message is kept).
     """
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    source = source if source is not None else make_source(model)
+    converter = source.converter() if source is not None else tf.lite.TFLiteConverter.from_keras_model(model)
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     if kind != "float32":
         optimizations.append(tf.lite.Optimize.DEFAULT)
@@ -50,12 +176,22 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
     if kind == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif kind == "int8":
+        unfused = unfused_recurrent_layer(model)
+        if unfused is not None:
+            # Measured with TensorFlow 2.21: calibrating such a model crashes the whole process.
+            raise ExportError(
+                f"the full-integer int8 file cannot be made: layer '{unfused}' is a GRU or SimpleRNN, which "
+                "TFLite runs as a loop that TensorFlow's int8 calibrator crashes on; use the dynamic-range "
+                "int8 file, whose weights are int8 too."
+            )
         if representative is None or len(representative) == 0:
             raise ExportError("The full-integer int8 export needs training samples to calibrate; load a data set with a training split.")
-        converter.representative_dataset = lambda: _representative(representative)
+        integer = bool(source is not None and source.integer_inputs and source.integer_inputs[0])
+        converter.representative_dataset = lambda: _representative(representative, integer)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io == "int8":
-            converter.inference_input_type = tf.int8
+            if source is None or not any(source.integer_inputs):
+                converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     try:
         # The converter prints its quantizer summary from C++ and warns about input

@@ -2,7 +2,8 @@
 
 A file counts as exported only after it ran here. TFLite files are run with the LiteRT
 interpreter; when the default delegate (XNNPack) refuses a file, as it does for int8 models
-with sparse weights, the file is run again with the built-in kernels only and the note says
+with sparse weights (when loading it, or on the first run, as for EfficientNet's sparse
+int8 convolutions), the file is run again with the built-in kernels only and the note says
 so.
 """
 
@@ -28,6 +29,7 @@ class Verification:
     note: str = ""
     error: str = ""
     per_output: dict | None = None  # {output name: accuracy} for a model with several outputs
+    preds: object = None  # the predictions (an array, or a dict by output name)
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
@@ -66,10 +68,11 @@ def scored(pred, y, note: str, latency_ms: float) -> Verification:
 
 
 def measure_model(model, x, y, batch: int = 256) -> Verification:
-    """Evaluate an in-memory Keras model (latency is per sample within batches).
+    """Evaluate an in-memory Keras model (latency is per sample within batches, after a warm-up).
 
     ``x``/``y`` may be dicts by the model's input/output names (several inputs or outputs).
     """
+    model(arrays.take(x, slice(0, 1)), training=False)
     start = time.perf_counter()
     parts = []
     for i in range(0, arrays.count(x), batch):
@@ -80,7 +83,9 @@ def measure_model(model, x, y, batch: int = 256) -> Verification:
     pred = arrays.concat(parts)
     if arrays.is_named(pred) and not arrays.is_named(y):
         pred = next(iter(pred.values()))
-    return scored(pred, y, "run", 1000.0 * elapsed / max(1, arrays.count(x)))
+    result = scored(pred, y, "run", 1000.0 * elapsed / max(1, arrays.count(x)))
+    result.preds = pred
+    return result
 
 
 def verify_keras(path: str, x: np.ndarray, y: np.ndarray) -> Verification:
@@ -94,43 +99,56 @@ def verify_keras(path: str, x: np.ndarray, y: np.ndarray) -> Verification:
     return result
 
 
-def open_interpreter(model_path: str | None = None, model_content: bytes | None = None):
+def open_interpreter(model_path: str | None = None, model_content: bytes | None = None,
+                     builtin_only: bool = False):
     """A LiteRT interpreter with tensors allocated, and a note on how it runs.
 
     The default XNNPack delegate refuses some sparse int8 files ("failed to delegate
-    FULLY_CONNECTED node"); those are retried with the built-in kernels only. Raises the
-    interpreter's own exception when neither way loads the file.
+    FULLY_CONNECTED node"); those are retried with the built-in kernels only (or opened that
+    way at once with ``builtin_only``). Raises the interpreter's own exception when neither
+    way loads the file.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     source = {"model_path": model_path} if model_path is not None else {"model_content": model_content}
-    try:
-        interp = Interpreter(**source)
-        interp.allocate_tensors()
-        return interp, "run with LiteRT"
-    except Exception:  # noqa: BLE001 - delegate refusal; retried below
-        interp = Interpreter(
-            **source, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-        interp.allocate_tensors()
-        return interp, _NO_DELEGATE_NOTE
+    if not builtin_only:
+        try:
+            interp = Interpreter(**source)
+            interp.allocate_tensors()
+            return interp, "run with LiteRT"
+        except Exception:  # noqa: BLE001 - delegate refusal; retried below
+            pass
+    interp = Interpreter(
+        **source, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+    interp.allocate_tensors()
+    return interp, _NO_DELEGATE_NOTE
 
 
 def verify_tflite(content: bytes, x, y) -> Verification:
     """Run a TFLite flatbuffer one sample at a time, with a fallback without delegates.
 
     With several inputs or outputs (``x``/``y`` dicts by Keras name), the file's tensors are
-    matched to them by name (see :func:`match_tensors`).
+    matched to them by name (see :func:`match_tensors`). XNNPack may accept a file when loading
+    it and refuse it on the first run ("failed to prepare"); it is then run again with the
+    built-in kernels.
     """
-    try:
-        interp, note = open_interpreter(model_content=content)
-    except Exception as exc:  # noqa: BLE001
-        return Verification(error=f"the LiteRT interpreter cannot load it: {_first_line(exc)}")
-    try:
-        preds, ms = tflite_predict(interp, x, list(y) if arrays.is_named(y) else None)
-    except Exception as exc:  # noqa: BLE001
-        return Verification(error=f"running it failed: {_first_line(exc)}")
-    return scored(preds, y, note, ms)
+    builtin_only = False
+    while True:
+        try:
+            interp, note = open_interpreter(model_content=content, builtin_only=builtin_only)
+        except Exception as exc:  # noqa: BLE001
+            return Verification(error=f"the LiteRT interpreter cannot load it: {_first_line(exc)}")
+        try:
+            preds, ms = tflite_predict(interp, x, list(y) if arrays.is_named(y) else None)
+        except Exception as exc:  # noqa: BLE001
+            if note != _NO_DELEGATE_NOTE:
+                builtin_only = True
+                continue
+            return Verification(error=f"running it failed: {_first_line(exc)}")
+        result = scored(preds, y, note, ms)
+        result.preds = preds
+        return result
 
 
 def _tensor_name(detail: dict) -> str:
@@ -207,6 +225,9 @@ def tflite_predict(interp, x, output_names: list[str] | None = None):
         for name, detail in inputs.items():
             sample = (x[name] if name else x)[i : i + 1]
             interp.set_tensor(detail["index"], _to_tensor(sample, detail))
+        # Recurrent kernels keep their state in variable tensors between runs: each sample
+        # is a sequence of its own.
+        interp.reset_all_variables()
         start = time.perf_counter()
         interp.invoke()
         elapsed += time.perf_counter() - start

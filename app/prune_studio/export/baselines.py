@@ -1,0 +1,81 @@
+"""Like-for-like baselines: the unpruned model in each exported format, without optimizer state.
+
+The file a user opens usually carries the optimizer's state (Adam keeps two numbers per
+weight), so comparing a pruned TFLite file with it overstates the gain about threefold. Each
+artifact is compared instead with the unpruned model written the same way: a float32 TFLite
+for every TFLite file, a ``.keras`` / ``.h5`` without optimizer for Keras files. Those files are
+measured once per export, in a temporary folder, and never kept.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prune_studio.export import verify
+from prune_studio.export.report import gzip_size
+from prune_studio.export.settings import ExportError
+from prune_studio.export.tflite import convert
+
+
+@dataclass
+class Baseline:
+    """One like-for-like baseline: sizes, latency (ms/sample) when run, and what it is."""
+
+    label: str
+    bytes: int
+    gzip_bytes: int
+    latency_ms: float | None = None
+
+
+def _uncompiled_copy(model):
+    """``model`` without its optimizer, so the saved file holds the weights only."""
+    from prune_studio.compat import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latency_ms: float | None) -> dict[str, Baseline]:
+    """Baselines for ``formats`` (any of ``tflite``, ``keras``, ``h5``) of the unpruned ``model``.
+
+    Args:
+        model: the unpruned tf-keras model (as opened).
+        formats: which formats the export writes.
+        x, y: the verification samples (the TFLite baseline is run on them).
+        keras_latency_ms: the in-memory model's latency, the Keras files' baseline speed.
+
+    Returns:
+        ``{format: Baseline}``; a format whose baseline could not be written is left out.
+    """
+    out: dict[str, Baseline] = {}
+    with tempfile.TemporaryDirectory(prefix="prune-studio-baseline-") as tmpdir:
+        folder = Path(tmpdir)
+        if "tflite" in formats:
+            try:
+                content = convert(model, "float32")
+                result = verify.verify_tflite(content, x, y)
+                path = folder / "baseline.tflite"
+                path.write_bytes(content)
+                out["tflite"] = Baseline("unpruned float32 TFLite", len(content), gzip_size(path),
+                                         None if result.error else result.latency_ms)
+            except ExportError:
+                pass
+        if formats & {"keras", "h5"}:
+            plain = _uncompiled_copy(model) if getattr(model, "optimizer", None) is not None else model
+            for fmt in sorted(formats & {"keras", "h5"}):
+                path = folder / f"baseline.{fmt}"
+                try:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
+                        plain.save(path, **({"include_optimizer": False} if fmt == "h5" else {}))
+                except Exception:  # noqa: BLE001 - no baseline then; the export itself reports errors
+                    continue
+                out[fmt] = Baseline(f"unpruned .{fmt} without optimizer state", path.stat().st_size,
+                                    gzip_size(path), keras_latency_ms)
+    return out

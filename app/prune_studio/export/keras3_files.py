@@ -1,0 +1,155 @@
+"""Keras 3 files of a tf-keras model, written and verified by Keras 3 in a child process.
+
+Keras 3 cannot open a tf-keras ``.keras`` file (``Could not locate class 'Functional'``), and
+this process runs tf-keras. So the stripped model is saved as a tf-keras ``.h5`` without
+optimizer state (a dialect Keras 3 reads), and :mod:`prune_studio.export.keras3_worker` runs
+in a fresh ``python`` (without ``TF_USE_LEGACY_KERAS``): Keras 3 rebuilds the model from that
+file, saves each target, loads it back in safe mode and runs it on the test samples. Here the
+predictions are compared with the tf-keras model's and every layer's weights with the
+stripped weights; a file counts as verified only when both match.
+
+The child starts as soon as the export does (:func:`start`) and works while the TFLite files
+are converted; :meth:`Keras3Job.result` waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prune_studio.export.verify import Verification, accuracy
+
+WORKER = Path(__file__).with_name("keras3_worker.py")
+#: Seconds the child may take (importing TensorFlow and Keras 3 alone takes a few).
+TIMEOUT = 600
+#: Largest difference tolerated between Keras 3's and tf-keras's outputs.
+ATOL = 1e-4
+
+
+def _leaves(model, prefix=""):
+    for layer in model.layers:
+        if getattr(layer, "layers", None):
+            yield from _leaves(layer, f"{prefix}{layer.name}/")
+        else:
+            yield f"{prefix}{layer.name}", layer
+
+
+@dataclass
+class Keras3Job:
+    """A running child process writing Keras 3 files (see :func:`start`)."""
+
+    process: subprocess.Popen | None
+    workdir: tempfile.TemporaryDirectory
+    targets: list[dict]
+    model: object
+    x: np.ndarray
+    y: np.ndarray
+    error: str = ""
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs and remove its folder (safe to call twice)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.workdir.cleanup()
+
+    def result(self) -> list[Verification]:
+        """Wait for the child; one :class:`Verification` per target, in order."""
+        try:
+            return self._collect()
+        finally:
+            self.workdir.cleanup()
+
+    def _collect(self) -> list[Verification]:
+        failed = lambda text: [Verification(error=text) for _ in self.targets]  # noqa: E731
+        if self.error:
+            return failed(self.error)
+        try:
+            self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return failed(f"Keras 3 did not finish within {TIMEOUT} s.")
+        folder = Path(self.workdir.name)
+        result = folder / "result.npz"
+        if self.process.returncode != 0 or not result.is_file():
+            stderr = (folder / "stderr.txt").read_text("utf-8", "replace")
+            lines = [ln for ln in stderr.splitlines() if ln.strip()]
+            return failed(f"Keras 3 stopped with an error ({lines[-1][:200] if lines else 'no details'}).")
+        with np.load(result, allow_pickle=False) as data:
+            data = {k: data[k] for k in data.files}
+        errors = json.loads(str(data["errors"]))
+        if "all" in errors:
+            return failed(errors["all"])
+        expected = np.asarray(self.model(self.x, training=False))
+        weights = {name: layer.get_weights() for name, layer in _leaves(self.model)}
+        version = str(data.get("keras_version", ""))
+        out = []
+        for i in range(len(self.targets)):
+            if str(i) in errors:
+                out.append(Verification(error=errors[str(i)]))
+                continue
+            out.append(self._check(i, data, expected, weights, version))
+        return out
+
+    def _check(self, i: int, data: dict, expected: np.ndarray, weights: dict, version: str) -> Verification:
+        pred = data[f"{i}/pred"]
+        prefix = f"{i}/w/"
+        saved: dict[str, dict[int, np.ndarray]] = {}
+        for key, value in data.items():
+            if key.startswith(prefix):
+                name, j = key[len(prefix):].rsplit("/", 1)
+                saved.setdefault(name, {})[int(j)] = value
+        for name, arrays in weights.items():
+            theirs = saved.get(name, {})
+            if len(theirs) != len(arrays) or any(
+                theirs[j].shape != a.shape or not np.array_equal(theirs[j], a) for j, a in enumerate(arrays)
+            ):
+                return Verification(error=f"Keras 3 read different weights for layer '{name}'.")
+        if pred.shape != expected.shape or not np.allclose(pred, expected, atol=ATOL):
+            diff = float(np.max(np.abs(pred - expected))) if pred.shape == expected.shape else float("inf")
+            return Verification(error=f"Keras 3's outputs differ from the model's (largest difference {diff:.2g}).")
+        ms = 1000.0 * float(data[f"{i}/seconds"]) / max(1, len(self.x))
+        note = f"reloaded with Keras {version} in a separate process; weights and outputs equal"
+        return Verification(accuracy(pred, self.y), ms, note, preds=pred)
+
+
+def start(model, targets: list[dict], x: np.ndarray, y: np.ndarray) -> Keras3Job:
+    """Start writing ``targets`` (``{"path", "format"}``) with Keras 3; returns at once.
+
+    Args:
+        model: the stripped tf-keras model.
+        targets: where to write, ``format`` ``"keras"`` or ``"h5"`` (the paths' extensions).
+        x, y: test inputs and labels the files are run on.
+    """
+    workdir = tempfile.TemporaryDirectory(prefix="prune-studio-keras3-")
+    job = Keras3Job(None, workdir, targets, model, x, y)
+    folder = Path(workdir.name)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
+            model.save(folder / "source.h5", include_optimizer=False)
+        np.save(folder / "x.npy", x)
+    except Exception as exc:  # noqa: BLE001 - tf-keras raises many types when saving
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        job.error = f"the model could not be handed to Keras 3 ({text})."
+        return job
+    spec = {"source": str(folder / "source.h5"), "x": str(folder / "x.npy"), "targets": targets,
+            "result": str(folder / "result.npz")}
+    (folder / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    try:
+        with open(folder / "stderr.txt", "wb") as stderr:
+            job.process = subprocess.Popen([sys.executable, str(WORKER), str(folder / "job.json")], env=env,
+                                           stdout=subprocess.DEVNULL, stderr=stderr)
+    except OSError as exc:
+        job.error = f"Keras 3 could not be started ({exc.strerror or exc})."
+    return job

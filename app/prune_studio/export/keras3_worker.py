@@ -1,0 +1,158 @@
+"""Write and check Keras 3 files; run as a script, in its own process, never imported by the app.
+
+The app runs tf-keras (``TF_USE_LEGACY_KERAS=1``), and one process cannot hold both Keras
+flavours, so :mod:`prune_studio.export.keras3_files` starts this file with ``python`` and a job
+file. Importing nothing from ``prune_studio`` keeps the legacy flag out of this process.
+
+Job (JSON): ``{"source": tf-keras .h5 without optimizer, "x": .npy of test inputs,
+"targets": [{"path": ..., "format": "keras" | "h5"}], "result": .npz to write}``.
+For each target the model is saved by Keras 3, loaded back by Keras 3 (safe mode, no compile)
+and run on the inputs; the result holds its predictions, its weights per layer and the time
+the predictions took, or the error. Exit code 0 unless the job itself cannot be read.
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ.pop("TF_USE_LEGACY_KERAS", None)
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _leaves(model, prefix=""):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _leaves(layer, f"{prefix}{layer.name}/")
+        else:
+            yield f"{prefix}{layer.name}", layer
+
+
+_BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size", "input_dim",
+                "autocast", "weights", "activity_regularizer"}
+
+
+def _accepted(cls):
+    """Keyword names ``cls``'s constructors take, following ``**kwargs`` up the bases."""
+    import inspect
+
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names | _BASE_KWARGS
+
+
+def _is_ref(v):
+    return isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and all(isinstance(i, int) for i in v[1:])
+
+
+def _tensor(ref):
+    # Keras 3 keeps only ``keras_history`` of a revived tensor; shape and dtype are placeholders.
+    return {"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32", "keras_history": ref}}
+
+
+def _node(node):
+    """A tf-keras node whose call took tensors as keyword arguments (``value=`` of attention).
+
+    Keras 3 reads old nodes but not tensors among their keyword arguments; those nodes are
+    written in its own ``{"args", "kwargs"}`` form.
+    """
+    if not isinstance(node, list) or not all(isinstance(e, list) and len(e) == 4 for e in node):
+        return node
+    kwargs = node[0][3] if isinstance(node[0][3], dict) else {}
+    if not any(_is_ref(v) for v in kwargs.values()):
+        return node
+    refs = [_tensor(e[:3]) for e in node]
+    return {"args": refs if len(refs) == 1 else [refs],
+            "kwargs": {k: _tensor(v) if _is_ref(v) else v for k, v in kwargs.items()}}
+
+
+def _sanitize(value, layers):
+    """Drop tf-keras-only layer options (``time_major``, ``query_shape``...) Keras 3 refuses.
+
+    Only built-in Keras 3 layer classes are looked up (by attribute, nothing is imported); the
+    outputs are compared afterwards, so a dropped option that mattered is caught there.
+    """
+    if isinstance(value, list):
+        return [_sanitize(v, layers) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _sanitize(v, layers) for k, v in value.items()}
+    if isinstance(out.get("inbound_nodes"), list):
+        out["inbound_nodes"] = [_node(n) for n in out["inbound_nodes"]]
+    cls = getattr(layers, str(value.get("class_name")), None)
+    if isinstance(cls, type) and isinstance(out.get("config"), dict) and "layers" not in out["config"]:
+        allowed = _accepted(cls)
+        out["config"] = {k: v for k, v in out["config"].items() if k in allowed}
+    return out
+
+
+def _load_source(keras, path, folder):
+    """The tf-keras .h5 as a Keras 3 model, its config translated where the dialects differ."""
+    import shutil
+
+    import h5py
+
+    fixed = os.path.join(folder, "source_keras3.h5")
+    shutil.copyfile(path, fixed)
+    with h5py.File(fixed, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        f.attrs["model_config"] = json.dumps(_sanitize(config, keras.layers))
+    return keras.saving.load_model(fixed, compile=False)
+
+
+def _predict(model, x, batch=256):
+    import numpy as np
+
+    model(x[:1], training=False)  # warm-up, as the app measures its models
+    start = time.perf_counter()
+    out = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(out), time.perf_counter() - start
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def main(job_path):
+    with open(job_path, encoding="utf-8") as f:
+        job = json.load(f)
+    import numpy as np
+
+    results = {}
+    errors = {}
+    try:
+        import keras
+
+        x = np.load(job["x"])
+        model = _load_source(keras, job["source"], os.path.dirname(job["result"]))
+        results["keras_version"] = np.array(keras.__version__)
+    except Exception as exc:  # noqa: BLE001 - reported to the app as one sentence
+        errors["all"] = f"Keras 3 cannot rebuild the model: {_first_line(exc)}"
+        model = None
+    for i, target in enumerate(job["targets"] if model is not None else []):
+        try:
+            model.save(target["path"])
+            reloaded = keras.saving.load_model(target["path"], compile=False, safe_mode=True)
+            pred, seconds = _predict(reloaded, x)
+            results[f"{i}/pred"] = pred
+            results[f"{i}/seconds"] = np.array(seconds)
+            for name, layer in _leaves(reloaded):
+                for j, w in enumerate(layer.get_weights()):
+                    results[f"{i}/w/{name}/{j}"] = w
+        except Exception as exc:  # noqa: BLE001
+            errors[str(i)] = f"Keras 3 could not save or reload it: {_first_line(exc)}"
+    results["errors"] = np.array(json.dumps(errors))
+    np.savez(job["result"], **results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
