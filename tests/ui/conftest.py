@@ -64,9 +64,9 @@ def demo_as_opened(make_window):
 
 
 @pytest.fixture
-def demo_window(demo_as_opened):
-    """The demo with an empty plan, so a test builds the plan it checks from nothing."""
-    window = demo_as_opened
-    window.tree_model.set_enabled([n.name for n in window.tree_model.prunable_nodes()], False)
-    window._set_dirty(False)
+def demo_window(qtbot, make_window, demo_model_file):
+    """The demo model and data opened as plain files: no plan yet, so a test builds the one it checks."""
+    window = make_window()
+    with qtbot.waitSignal(window.dataReady, timeout=60_000):
+        window.open_model(demo_model_file, data_spec={"kind": "digits", "path": None, "options": {}})
     return window

@@ -42,7 +42,16 @@ def test_demo_opens_ready_to_run(demo_as_opened):
     prunable = {n.name for n in w.tree_model.prunable_nodes()}
     assert prunable == {"conv1", "conv2", "dense1", "digits"}
     assert all(w.session.plans[name].enabled for name in prunable)
-    assert w.tree_model.index_of("dense1", COL_TARGET).data() == "80%"
+    # the plan and training settings of the CLI's demo recipe, which keeps every file within a point
+    from prune_studio.recipe import load_recipe
+    from prune_studio.resources import resource_path
+
+    recipe = load_recipe(resource_path("samples", "digits_demo_recipe.json"))
+    for name in prunable:
+        target = recipe.plan.layers[name].schedule.get_config()["config"]["final_sparsity"]
+        assert w.tree_model.index_of(name, COL_TARGET).data() == f"{target:.0%}"
+    assert w.settings_panel.training_settings().epochs == recipe.training.epochs
+    assert w.settings_panel.training_settings().learning_rate == recipe.training.learning_rate
     assert w.act_run.isEnabled()  # press Run and it goes
     assert not w.isWindowModified()  # opening is not an edit
 

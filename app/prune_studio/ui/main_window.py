@@ -48,7 +48,6 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         self._hist_pending: str | None = None
         self._close_after_run = False
         self._adopt_plan_steps = False  # a loaded recipe's schedules set the pruning length
-        self._demo_plan_pending = False  # the demo opens ready to run: every prunable layer on
         self._dirty = False
         self._loading = 0  # > 0 while the window fills itself from a file: no edit, stays clean
         self._run_started_at = 0.0
@@ -126,10 +125,10 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
                          on_done=lambda res: self._on_model_loaded(path, res, data_spec))
 
     def open_demo(self) -> None:
-        """The built-in digits model and data, ready to run."""
-        from prune_studio.resources import demo_model_path
+        """The built-in digits model and data, ready to run with the plan ``prune-studio-cli demo`` uses."""
+        from prune_studio.resources import resource_path
 
-        self.open_model(demo_model_path(), data_spec={"kind": "digits", "path": None, "options": {}})
+        self.open_recipe(resource_path("samples", "digits_demo_recipe.json"))
 
     @contextmanager
     def _filling_from_file(self):
@@ -148,9 +147,6 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         loaded, description = res
         self.session = Session(loaded=loaded, description=description, model_path=Path(path), trust=self.session.trust)
         recipe, self._pending_recipe = self._pending_recipe, None
-        from prune_studio.resources import demo_model_path
-
-        self._demo_plan_pending = recipe is None and Path(path) == demo_model_path()
         self._pending_suggest = None
         if recipe is not None:
             self.session.plans = dict(recipe.plan.layers) if recipe.plan is not None else {}
@@ -194,10 +190,6 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
             text += "\n" + "\n".join(f"⚠ {issue.message}" for issue in issues)
         self.settings_panel.set_data_info(text, dataset.num_train)
         self.log_panel.append_line(f"Loaded the data: {text}")
-        if self._demo_plan_pending:
-            self._demo_plan_pending = False
-            self.prune_all_prunable()
-            self.apply_global_target()
         if self._adopt_plan_steps:
             self._adopt_plan_steps = False
             ends = [p.schedule.get_config()["config"].get("end_step", -1) for p in self.session.plans.values() if p.enabled]
@@ -364,3 +356,4 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         if urls:
             path = urls[0]
             self.open_recipe(path) if path.endswith(".json") else self.open_model(path)
+

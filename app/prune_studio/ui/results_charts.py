@@ -23,6 +23,9 @@ BASE_COLOUR, FILE_COLOUR, BEST_COLOUR, BAD_COLOUR = "#9aa3ad", "#2b7bb9", "#1e8e
 def short_name(name: str) -> str:
     """``"TFLite full-integer int8"`` -> ``"int8"``: a label that fits under a dot or a sample."""
     text = name.replace("TFLite ", "").replace("full-integer ", "").replace("dynamic-range int8", "dynamic int8")
+    for flavour, short in (("tf-keras", ""), ("Keras 3", " (Keras 3)")):
+        text = text.replace(f"Keras .keras ({flavour}, stripped)", ".keras" + short)
+        text = text.replace(f"Keras HDF5 ({flavour}, stripped)", ".h5" + short)
     text = text.replace("Keras model (.keras)", ".keras").replace("Keras HDF5 (.h5)", ".h5")
     return text.replace("Keras (stripped)", ".keras")
 

@@ -63,12 +63,17 @@ def _cache_task(model, dataset, sparsities, max_samples, cache_dir):
     return cached_scan(model, dataset, sparsities=sparsities, max_samples=max_samples, cache_dir=cache_dir)
 
 
-def _suggest_task(result, max_drop, target_sparsity, begin_step, end_step):
-    from prune_studio.scan import projected_sparsity, suggest_plan, suggest_targets
+def _suggest_task(model, dataset, result, max_drop, target_sparsity, begin_step, end_step):
+    """The suggested plan; a ``max_drop`` one is checked with every layer pruned at once, as the CLI does."""
+    from prune_studio.scan import checked_targets, plan_from_targets, projected_sparsity, suggest_plan, suggest_targets
 
-    plan = suggest_plan(result, max_drop=max_drop, target_sparsity=target_sparsity,
-                        begin_step=begin_step, end_step=end_step)
-    targets = suggest_targets(result, max_drop=max_drop, target_sparsity=target_sparsity)
+    if max_drop is not None and model is not None and dataset is not None:
+        targets, _ = checked_targets(model, dataset, result, max_drop, split="train")
+        plan = plan_from_targets(result, targets, begin_step=begin_step, end_step=end_step)
+    else:
+        plan = suggest_plan(result, max_drop=max_drop, target_sparsity=target_sparsity,
+                            begin_step=begin_step, end_step=end_step)
+        targets = suggest_targets(result, max_drop=max_drop, target_sparsity=target_sparsity)
     return plan, targets, projected_sparsity(plan, result.params)
 
 
@@ -149,7 +154,7 @@ class ScanPanel(QWidget):
         goal, self._goal = self._goal, None
         if "max_drop" in goal:
             self.drop_spin.setValue(goal["max_drop"] * 100 if self._is_accuracy() else goal["max_drop"])
-        args = (self._result, goal.get("max_drop"), goal.get("target_sparsity"), *self._steps)
+        args = (self._model, self._dataset, self._result, goal.get("max_drop"), goal.get("target_sparsity"), *self._steps)
         self._start(Worker(_suggest_task, *args, pass_report=False), self._on_suggested)
 
     def set_schedule_steps(self, begin_step: int, end_step: int) -> None:
@@ -185,9 +190,9 @@ class ScanPanel(QWidget):
         if self.by_drop.isChecked():
             points = self.drop_spin.value()
             max_drop = points / 100 if self._is_accuracy() else points
-            args = (self._result, max_drop, None, *self._steps)
+            args = (self._model, self._dataset, self._result, max_drop, None, *self._steps)
         else:
-            args = (self._result, None, self.target_spin.value() / 100, *self._steps)
+            args = (self._model, self._dataset, self._result, None, self.target_spin.value() / 100, *self._steps)
         self._start(Worker(_suggest_task, *args, pass_report=False), self._on_suggested)
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
