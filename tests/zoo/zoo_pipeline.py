@@ -34,7 +34,7 @@ def model_file(zoo: Path, kind: str, fmt: str = "keras") -> Path:
 
 
 def prune_recipe(path: Path, layers: list[str], sparsity: float = 0.5, epochs: int = 1, batch_size: int = 32,
-                 steps: int = 8) -> Path:
+                 steps: int = 8, export: dict | None = None) -> Path:
     """A recipe that ramps every named layer from 0 to ``sparsity`` zeros within ``steps`` batches."""
     schedule = {"class_name": "PolynomialDecay",
                 "config": {"initial_sparsity": 0.0, "final_sparsity": sparsity, "power": 3,
@@ -45,28 +45,34 @@ def prune_recipe(path: Path, layers: list[str], sparsity: float = 0.5, epochs: i
         "data": {"kind": "digits"},
         "plan": {"layers": {name: {"enabled": True, "schedule": schedule} for name in layers}},
         "training": {"epochs": epochs, "batch_size": batch_size},
+        "export": dict(export or {}),
     }
     path.write_text(json.dumps(recipe), encoding="utf-8")
     return path
 
 
-def run_pipeline(model: Path, data: Path, out: Path, *extra: str) -> tuple[dict, dict]:
+def run_pipeline(model: Path, data: Path, out: Path, *extra: str, export: dict | None = None) -> tuple[dict, dict]:
     """``inspect`` then ``prune`` every prunable layer at 50% zeros; returns (inspect, report)."""
     described = run_cli("inspect", model, "--json", *extra).json()
     prunable = [layer["name"] for layer in described["layers"] if layer["prunable"]]
     assert prunable, f"nothing prunable in {model.name}: {described['layers']}"
-    recipe = prune_recipe(out.parent / f"{out.name}_recipe.json", prunable)
+    recipe = prune_recipe(out.parent / f"{out.name}_recipe.json", prunable, export=export)
     run = run_cli("prune", model, "--data", data, "--recipe", recipe, "--out", out, "--json", *extra, timeout=900)
     report = run.json()
     return described, report
 
 
 def assert_exported_and_verified(report: dict, expect_pruned: float = 0.5) -> None:
-    """Every artifact was written and verified by running it; pruned layers reached their target."""
-    failed = [(a["name"], a["note"]) for a in report["artifacts"] if not a["ok"]]
+    """Every artifact was written and verified by running it; pruned layers reached their target.
+
+    A file the export measured and then dropped (larger and slower than the plain file of its
+    precision) is not a failure: it says so in its note.
+    """
+    failed = [(a["name"], a["note"]) for a in report["artifacts"] if not a["ok"] and not a.get("dropped")]
     assert not failed, failed
-    assert len(report["artifacts"]) >= 6
-    for art in report["artifacts"]:
+    kept = [a for a in report["artifacts"] if a["ok"]]
+    assert len(kept) >= 5
+    for art in kept:
         assert art["bytes"] > 0 and Path(art["path"]).exists(), art
         assert art["accuracy"] is not None, art
     sparsity = report["training"]["sparsity"]

@@ -194,8 +194,19 @@ def _write_all(report, stripped, plan, out, settings, dataset, x, y, job, keras3
             art = next((a for a in report.artifacts if a.name == name), None)
             if art is not None:
                 preds[name] = _finish(art, Path(tmp["path"]), out / filename, result)
+                if not art.ok and filename == "model_keras3.keras":
+                    _extra_copy_not_made(art)
             Path(tmp["path"]).unlink(missing_ok=True)
     return preds
+
+
+def _extra_copy_not_made(art) -> None:
+    """The Keras 3 copy of a tf-keras model is an extra: when Keras 3 cannot hold the model (a layer
+    it has no counterpart for, a custom class), it is left out with its reason, not counted as a
+    failed export; the tf-keras files are the model's own format."""
+    art.dropped = True
+    reason = art.note.removeprefix("Not exported: ")
+    art.note = f"Not made: Keras 3 cannot hold this tf-keras model ({reason}); use model.keras with tf-keras."
 
 
 def _source(stripped) -> tuple[object, str]:

@@ -55,7 +55,8 @@ class Artifact:
             ``keras3`` (which Keras wrote it) for Keras files.
         sparse: the TFLite file stores its weights sparse-encoded.
         dropped: the file was made and measured, then removed because the plain file of its
-            kind is smaller and faster (``ok`` is false; see ``note``).
+            kind is smaller and faster, or an extra copy (a tf-keras model's Keras 3 file) that
+            Keras 3 cannot hold (``ok`` is false; see ``note``). Not a failed export.
         recommended: the one file to use: the smallest verified file within the accuracy budget.
         advice: one sentence for people: why this file is recommended, or when to pick it.
         baseline_bytes, baseline_gzip_bytes: size of the unpruned model in the same format,
