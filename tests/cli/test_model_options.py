@@ -108,7 +108,8 @@ def test_recipe_custom_objects_and_policy_round_trip(tmp_path):
 
 def _xnnpack_cnn():
     inp = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inp)
+    x = keras.layers.ZeroPadding2D(1, name="stem_pad")(inp)  # the stem XNNPack's sparse path expects, as tfmot checks
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="valid", name="stem")(x)
     x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
     x = keras.layers.Conv2D(16, 1, name="pw")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -133,7 +134,7 @@ def test_xnnpack_policy_from_a_recipe_keeps_only_1x1_convolutions(digits_dataset
 
     dense_first = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
     recipe.plan = PruningPlan.uniform(dense_first, 0.5, 0, 10)
-    with pytest.raises(CliInputError, match="'xnnpack' does not suit this model: .*one image input"):
+    with pytest.raises(CliInputError, match="'xnnpack' does not suit this model: Could not find .Conv2D 3x3"):
         resolve_plan(recipe, dense_first, digits_dataset, TrainingSettings(epochs=1), ProgressBar(io.StringIO()))
 
 

@@ -55,7 +55,7 @@ def test_the_window_has_a_remove_channels_tab_for_the_open_model(qtbot, demo_as_
     window = demo_as_opened
     panel = window.structured_panel
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert "Remove channels" in tabs
+    assert "Channels" in tabs
     assert panel.table.rowCount() > 0 and "can be thinned" in panel.intro.text()
     names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
     first = next(r for r, n in enumerate(names) if panel.table.item(r, 2).text() != "fixed")

@@ -176,7 +176,7 @@ def build(w) -> None:
     structured_cls = _optional_panel("structured_panel", "StructuredPanel")  # remove whole channels
     w.structured_panel = structured_cls() if structured_cls else None
     if w.structured_panel is not None:
-        w.tabs.addTab(w.structured_panel, "Remove channels")
+        w.tabs.addTab(w.structured_panel, "Channels")
     w.tabs.currentChanged.connect(lambda _i: show_layer_list(w, not wide_tab(w)))
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)

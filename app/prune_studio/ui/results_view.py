@@ -81,7 +81,12 @@ class ResultCard(QFrame):
         self.title = QLabel(("★ Recommended · " if self.recommended else "") + row["name"])
         self.numbers = QLabel(self.headline.split(": ", 1)[1])
         self.numbers.setWordWrap(True)
-        note = row.get("advice") or (f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else "")
+        # Only the recommended card says why in full; the others keep their advice in the tooltip and
+        # the table's Note column, so five cards fit one row at 1280x800 without clipping.
+        if self.recommended:
+            note = row.get("advice") or ""
+        else:
+            note = f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else ""
         self.note = QLabel(note)
         self.note.setWordWrap(True)
         self.note.setVisible(bool(note))
