@@ -189,6 +189,8 @@ class ResultsView(QWidget):
         for i, card in enumerate(self.cards):
             card.set_scale(self.scale)
             self.cards_grid.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
+        for column in range(CARDS_PER_ROW):  # equal widths, so no card's wrapped numbers are clipped
+            self.cards_grid.setColumnStretch(column, 1)
 
     def _fill_table(self, rows: list[dict]) -> None:
         self.table.setRowCount(len(rows))
