@@ -62,17 +62,6 @@ def bag_model(seed=0):
         keras.layers.Embedding(VOCAB, 8, name="emb"),
         keras.layers.GlobalAveragePooling1D(),
         keras.layers.Dense(CLASSES, activation="softmax", name="out"),
-    ])
-
-
-def bag_model(seed=0):
-    """Embedding + average pooling: the sparse Embedding gradient without a slow recurrent layer."""
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.layers.Input((LENGTH,), dtype="int32"),
-        keras.layers.Embedding(VOCAB, 8, name="emb"),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(CLASSES, activation="softmax", name="out"),
     ], name="bag_classifier")
 
 
