@@ -3,15 +3,23 @@
 For MobileNetV2 (alpha 0.35, 96x96, 10 classes, ``weights=None``) and a ResNet-style CNN with
 residual adds: train the dense model on synthetic images this test makes (ten classes of colour
 tints and stripe patterns, with random phase, contrast and noise), remove the least important channels across the model to
-cut ``REDUCTION`` of its FLOPs (``prune_studio.structured``, kept counts multiples of 8),
+cut ``REDUCTION`` of its FLOPs (``prune_studio.structured``, kept counts multiples of 8; the
+fragile groups, i.e. the stem, the residual streams and the linear bottlenecks, stay whole:
+``fragile_keep_ratio=1.0``; BatchNorm statistics re-estimated right after surgery),
 fine-tune with the app's ``fine_tune`` and compare TFLite latency (LiteRT, XNNPack, 1 thread,
 batch 1, median of >= 200 invocations after warm-up, dense and structured measured in
 alternating rounds in one run) and accuracy. It also prints the same latency ratio for the
 unstructured paths the app already exports: 80% zeros sparse-encoded float32 TFLite, and
 ``PruneForLatencyOnXNNPack`` + 2:4. Targets: >= 2.0x (float32 and int8), accuracy within 2 points.
-Run with ``make bench`` (``-s`` shows the lines).
+Run with ``make bench`` (``-s`` shows the lines). Timings print the 1-minute load average beside
+them: the machine may be shared.
+
+Measured on the shared 2-core machine (load average about 7): MobileNetV2 without the fragile
+groups protected lost 9 points at -67% FLOPs (0.960 -> 0.870); with them whole, 0.960 -> 0.953
+at -68% FLOPs.
 """
 
+import os
 import time
 
 import numpy as np
@@ -19,7 +27,7 @@ import pytest
 
 from prune_studio.compat import keras, tf
 
-REDUCTION = {"mobilenet_v2": 0.6, "resnet_cnn": 0.6}
+REDUCTION = {"mobilenet_v2": 0.68, "resnet_cnn": 0.6}
 RUNS, WARMUP, ROUNDS = 240, 30, 6
 L = keras.layers
 
@@ -161,10 +169,13 @@ def test_channel_pruning_speed_up(name):
 
     start = time.perf_counter()
     graph = analyze(dense)
-    selection = plan_selection(graph, StructuredSettings(reduction=REDUCTION[name], metric="flops", round_to=8))
+    selection = plan_selection(graph, StructuredSettings(reduction=REDUCTION[name], metric="flops", round_to=8,
+                                                         fragile_keep_ratio=1.0))
     small = shrink(dense, graph, selection)
     surgery = time.perf_counter() - start
+    surgery_load = os.getloadavg()[0]
     before, after = model_cost(graph), model_cost(analyze(small))
+    recalibrate_batchnorm(small, x_train)
     a_cut = _accuracy(small, x_test, y_test)
     tuned = fine_tune(small, PruningPlan(), dataset, TrainingSettings(epochs=8, batch_size=16, learning_rate=1e-3,
                       validation_split=0.0), compile_settings=compile_settings).stripped_model
@@ -185,13 +196,15 @@ def test_channel_pruning_speed_up(name):
     except ValueError as exc:  # the policy refuses a model that does not start like a sparse XNNPack net
         print(f"\n{name}: PruneForLatencyOnXNNPack + 2:4 not applicable ({exc})")
     ms = latencies(files, x_test[0])
+    latency_load = os.getloadavg()[0]
     f32 = ms["dense float32"] / ms["structured float32"]
     i8 = ms["dense int8"] / ms["structured int8"]
     flops_cut = 1 - after.flops / before.flops
 
     print(f"\n{name}: params {before.params:,} -> {after.params:,}, MFLOPs {before.flops / 1e6:.1f} -> "
-          f"{after.flops / 1e6:.1f}; surgery {surgery:.2f} s (building the dense model took {built:.2f} s); "
-          f"accuracy right after surgery {a_cut:.3f}")
+          f"{after.flops / 1e6:.1f}; surgery {surgery:.2f} s at load {surgery_load:.1f} (building the dense "
+          f"model took {built:.2f} s); accuracy right after surgery {a_cut:.3f} (BatchNorm re-estimated)")
+    print(f"  latencies measured at load {latency_load:.1f}")
     for key, value in ms.items():
         print(f"  {key:28s} {value:8.3f} ms  ({ms['dense float32'] / value:.2f}x vs dense float32)")
     for key in ("80% zeros float32 sparse", "XNNPack 2:4 float32 sparse"):
