@@ -3,15 +3,24 @@
 For MobileNetV2 (alpha 0.35, 96x96, 10 classes, ``weights=None``) and a ResNet-style CNN with
 residual adds: train the dense model on synthetic images this test makes (ten classes of colour
 tints and stripe patterns, with random phase, contrast and noise), remove the least important channels across the model to
-cut ``REDUCTION`` of its FLOPs (``prune_studio.structured``, kept counts multiples of 8),
+cut ``REDUCTION`` of its FLOPs (``prune_studio.structured``, kept counts multiples of 8; the
+fragile groups, i.e. the stem, the residual streams and the linear bottlenecks, stay whole:
+``fragile_keep_ratio=1.0``; BatchNorm statistics re-estimated right after surgery),
 fine-tune with the app's ``fine_tune`` and compare TFLite latency (LiteRT, XNNPack, 1 thread,
 batch 1, median of >= 200 invocations after warm-up, dense and structured measured in
 alternating rounds in one run) and accuracy. It also prints the same latency ratio for the
 unstructured paths the app already exports: 80% zeros sparse-encoded float32 TFLite, and
-``PruneForLatencyOnXNNPack`` + 2:4. Targets: >= 2.0x (float32 and int8), accuracy within 2 points.
-Run with ``make bench`` (``-s`` shows the lines).
+``PruneForLatencyOnXNNPack`` + 2:4 (for a model that policy refuses, with the reason printed, the
+same 2:4 zeros written directly). Targets: >= 2.0x (float32 and int8), accuracy within 2 points.
+Run with ``make bench`` (``-s`` shows the lines). Timings print the 1-minute load average beside
+them: the machine may be shared.
+
+Measured on the shared 2-core machine (load average about 7): MobileNetV2 without the fragile
+groups protected lost 9 points at -67% FLOPs (0.960 -> 0.870); with them whole, 0.960 -> 0.953
+at -68% FLOPs.
 """
 
+import os
 import time
 
 import numpy as np
@@ -19,7 +28,7 @@ import pytest
 
 from prune_studio.compat import keras, tf
 
-REDUCTION = {"mobilenet_v2": 0.6, "resnet_cnn": 0.6}
+REDUCTION = {"mobilenet_v2": 0.68, "resnet_cnn": 0.6}
 RUNS, WARMUP, ROUNDS = 240, 30, 6
 L = keras.layers
 
@@ -117,6 +126,28 @@ def _zeros_80(model):
     return copy
 
 
+def _zeros_two_four(model):
+    """A copy with the 2 smallest of every 4 weights along each Conv2D/Dense kernel's input axis set to zero.
+
+    The engine's ``sparsity_m_by_n=(2, 4)`` pattern, written directly (no pruning policy), for
+    models ``PruneForLatencyOnXNNPack`` refuses.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        if type(layer) in (L.Conv2D, L.Dense):
+            w = layer.get_weights()
+            k = np.moveaxis(w[0], -2, -1)  # input channels last
+            cin = k.shape[-1] - k.shape[-1] % 4
+            blocks = k[..., :cin].reshape(*k.shape[:-1], cin // 4, 4)
+            order = np.argsort(np.abs(blocks), axis=-1)
+            np.put_along_axis(blocks, order[..., :2], 0.0, axis=-1)
+            k[..., :cin] = blocks.reshape(*k.shape[:-1], cin)
+            w[0] = np.moveaxis(k, -1, -2)
+            layer.set_weights(w)
+    return copy
+
+
 def _two_four(model, x, y):
     """``PruneForLatencyOnXNNPack`` with a 2:4 pattern, masks set by one training step, stripped."""
     from prune_studio.pruning import (ConstantSparsity, PruneForLatencyOnXNNPack, UpdatePruningStep,
@@ -161,10 +192,13 @@ def test_channel_pruning_speed_up(name):
 
     start = time.perf_counter()
     graph = analyze(dense)
-    selection = plan_selection(graph, StructuredSettings(reduction=REDUCTION[name], metric="flops", round_to=8))
+    selection = plan_selection(graph, StructuredSettings(reduction=REDUCTION[name], metric="flops", round_to=8,
+                                                         fragile_keep_ratio=1.0))
     small = shrink(dense, graph, selection)
     surgery = time.perf_counter() - start
+    surgery_load = os.getloadavg()[0]
     before, after = model_cost(graph), model_cost(analyze(small))
+    recalibrate_batchnorm(small, x_train)
     a_cut = _accuracy(small, x_test, y_test)
     tuned = fine_tune(small, PruningPlan(), dataset, TrainingSettings(epochs=8, batch_size=16, learning_rate=1e-3,
                       validation_split=0.0), compile_settings=compile_settings).stripped_model
@@ -183,18 +217,21 @@ def test_channel_pruning_speed_up(name):
     try:
         files["XNNPack 2:4 float32 sparse"] = convert(_two_four(dense, x_train, y_train), "float32", sparse=True)
     except ValueError as exc:  # the policy refuses a model that does not start like a sparse XNNPack net
-        print(f"\n{name}: PruneForLatencyOnXNNPack + 2:4 not applicable ({exc})")
+        print(f"\n{name}: PruneForLatencyOnXNNPack + 2:4 not applicable ({exc}); measuring 2:4 zeros without the policy")
+        files["2:4 zeros float32 sparse"] = convert(_zeros_two_four(dense), "float32", sparse=True)
     ms = latencies(files, x_test[0])
+    latency_load = os.getloadavg()[0]
     f32 = ms["dense float32"] / ms["structured float32"]
     i8 = ms["dense int8"] / ms["structured int8"]
     flops_cut = 1 - after.flops / before.flops
 
     print(f"\n{name}: params {before.params:,} -> {after.params:,}, MFLOPs {before.flops / 1e6:.1f} -> "
-          f"{after.flops / 1e6:.1f}; surgery {surgery:.2f} s (building the dense model took {built:.2f} s); "
-          f"accuracy right after surgery {a_cut:.3f}")
+          f"{after.flops / 1e6:.1f}; surgery {surgery:.2f} s at load {surgery_load:.1f} (building the dense "
+          f"model took {built:.2f} s); accuracy right after surgery {a_cut:.3f} (BatchNorm re-estimated)")
+    print(f"  latencies measured at load {latency_load:.1f}")
     for key, value in ms.items():
         print(f"  {key:28s} {value:8.3f} ms  ({ms['dense float32'] / value:.2f}x vs dense float32)")
-    for key in ("80% zeros float32 sparse", "XNNPack 2:4 float32 sparse"):
+    for key in ("80% zeros float32 sparse", "XNNPack 2:4 float32 sparse", "2:4 zeros float32 sparse"):
         if key in ms:
             print(f"unstructured {name} ({key}): latency speed-up {ms['dense float32'] / ms[key]:.2f}x (float32)")
     print(f"channel pruning {name}: latency speed-up {f32:.2f}x (float32), {i8:.2f}x (int8), "

@@ -92,4 +92,26 @@ def sequential():
     ], name="sequential")
 
 
-ALL = {f.__name__: f for f in (conv_chain, residual, depthwise_separable, gated_concat, attention, sequential)}
+def inverted_residual():
+    """MobileNetV2 in small: stem, expand -> depthwise -> linear projection, a residual Add, a head conv."""
+    inp = L.Input((16, 16, 3))
+    x = L.ReLU(6.0, name="stem_relu")(L.BatchNormalization(name="stem_bn")(
+        L.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)))
+
+    def block(x, name, width, out):
+        y = L.ReLU(6.0, name=f"{name}_expand_relu")(L.BatchNormalization(name=f"{name}_expand_bn")(
+            L.Conv2D(width, 1, use_bias=False, name=f"{name}_expand")(x)))
+        y = L.ReLU(6.0, name=f"{name}_dw_relu")(L.BatchNormalization(name=f"{name}_dw_bn")(
+            L.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_dw")(y)))
+        return L.BatchNormalization(name=f"{name}_project_bn")(L.Conv2D(out, 1, use_bias=False, name=f"{name}_project")(y))
+
+    x = block(x, "b1", 24, 8)  # linear bottleneck (no residual: the stem keeps its own channels)
+    x = L.Add(name="b2_add")([x, block(x, "b2", 24, 8)])
+    x = block(x, "b3", 32, 12)
+    x = L.ReLU(6.0, name="head_relu")(L.BatchNormalization(name="head_bn")(L.Conv2D(32, 1, use_bias=False, name="head")(x)))
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inp, L.Dense(4, name="out")(x), name="inverted_residual")
+
+
+ALL = {f.__name__: f for f in (conv_chain, residual, depthwise_separable, gated_concat, attention, sequential,
+                               inverted_residual)}

@@ -106,3 +106,18 @@ def test_the_original_model_is_left_unchanged():
     shrink(model, graph, {"conv_a": [0, 1, 2, 3]})
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
     np.testing.assert_array_equal(model(x).numpy(), before)
+
+
+@pytest.mark.parametrize("name", sorted(models.ALL))
+def test_the_fast_rebuild_matches_keras_own_rebuild(name, randomized):
+    """Surgery wires the new model without tracing most layers; Keras' from_config must agree."""
+    model = models.ALL[name]()
+    randomized(model, seed=5)
+    graph = analyze(model)
+    small = shrink(model, graph, select_uniform(graph, channel_importance(graph), 0.5, round_to=2))
+    assert not small.dynamic and not any(layer._dynamic for layer in small.layers)
+    reference = type(small).from_config(small.get_config())
+    reference.set_weights(small.get_weights())
+    assert [layer.output_shape for layer in reference.layers] == [layer.output_shape for layer in small.layers]
+    x = _inputs(model)
+    np.testing.assert_array_equal(reference(x, training=False).numpy(), small(x, training=False).numpy())

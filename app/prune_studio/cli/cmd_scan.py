@@ -3,6 +3,11 @@
 Prints, for every prunable layer, the metric with only that layer pruned to each sparsity
 (no fine-tuning), and with ``--max-drop`` or ``--target-sparsity`` the per-layer targets of a
 suggested plan, which ``--plan-out`` saves as JSON for a recipe or the window.
+
+``--structured`` scans channel groups instead (``scan.channels``): each group alone keeps each
+of ``--keep-ratios`` of its channels (the model physically shrunk, BatchNorm re-estimated), and
+``--max-drop`` suggests per-group keep ratios, checked with every group thinned at once;
+``--plan-out`` then writes a recipe ``"structured"`` section.
 """
 
 from __future__ import annotations
@@ -47,11 +52,22 @@ def add_parser(subparsers) -> None:
     p.add_argument("--plan-out", type=Path, help="write the suggested plan to this JSON file")
     p.add_argument("--policy", choices=("none", "xnnpack"), default=None, help="scan only the layers a pruning policy allows: " + POLICY_HELP)
     p.add_argument("--no-cache", action="store_true", help="measure again even if this scan was done before")
+    p.add_argument("--structured", action="store_true",
+                   help="scan channel groups (channel removal) instead of layers (zeros): each group keeps "
+                        "--keep-ratios of its channels in turn")
+    p.add_argument("--keep-ratios", default="50,25",
+                   help="with --structured: comma-separated shares of a group's channels to keep, in percent "
+                        "(default: %(default)s)")
+    p.add_argument("--groups", help="with --structured: comma-separated channel groups to scan (default: all)")
+    p.add_argument("--round-to", type=int, default=8, metavar="N",
+                   help="with --structured: kept channel counts are multiples of N (default: %(default)s)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.structured:
+        return run_structured(args)
     sparsities = _percent_list(args.sparsities)
     if args.plan_out is not None and args.max_drop is None and args.target_sparsity is None:
         raise CliInputError("--plan-out needs --max-drop or --target-sparsity to say which plan to suggest.")
@@ -104,14 +120,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _percent_list(text: str) -> list[float]:
+def _percent_list(text: str, flag: str = "--sparsities", example: str = "0,50,90") -> list[float]:
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise CliInputError(f"--sparsities {text!r} is not a list of numbers; give percentages like 0,50,90.") from None
+        raise CliInputError(f"{flag} {text!r} is not a list of numbers; give percentages like {example}.") from None
     bad = [v for v in values if not 0 <= v < 100]
     if bad or not values:
-        raise CliInputError(f"--sparsities {text!r} must hold percentages from 0 up to (not including) 100.")
+        raise CliInputError(f"{flag} {text!r} must hold percentages from 0 up to (not including) 100.")
     return [v / 100 for v in values]
 
 
@@ -133,4 +149,68 @@ def _table(result) -> list[str]:
         lines.append(row)
     if accuracy:
         lines.append("'safe up to': the most zeros that keep accuracy within 1 point of the original.")
+    return lines
+
+
+def run_structured(args: argparse.Namespace) -> int:
+    """``scan --structured``: per-group sensitivity to channel removal, and suggested keep ratios."""
+    for flag, value in (("--target-sparsity", args.target_sparsity), ("--layers", args.layers),
+                        ("--policy", args.policy)):
+        if value is not None:
+            raise CliInputError(f"{flag} is for the zeros scan; with --structured give --keep-ratios, --groups or --max-drop.")
+    ratios = _percent_list(args.keep_ratios, "--keep-ratios", "50,25")
+    if 0.0 in ratios:
+        raise CliInputError(f"--keep-ratios {args.keep_ratios!r} must hold percentages above 0 and below 100.")
+    if args.round_to < 1:
+        raise CliInputError(f"--round-to {args.round_to} is not valid; give a whole number of at least 1, e.g. 8.")
+    from prune_studio.cli.common import load_inputs
+    from prune_studio.cli.progress import StepLines
+    from prune_studio.scan import channel_scan, checked_keep_ratios
+    from prune_studio.scan.sensitivity import ScanError
+
+    loaded, dataset = load_inputs(args.model, data_spec_from_arg(args.data), trust=args.trust,
+                                  custom_objects=cli_path(args.custom_objects))
+    groups = [name.strip() for name in args.groups.split(",") if name.strip()] if args.groups else None
+    progress = StepLines()
+    try:
+        result = channel_scan(loaded.model, dataset, groups=groups, keep_ratios=ratios, round_to=args.round_to,
+                              max_samples=args.samples, progress=progress)
+    except ScanError as exc:
+        raise CliInputError(str(exc)) from exc
+    progress.finish()
+    accuracy = result.metric_name == "accuracy"
+    payload = {"model": str(args.model), "data": args.data, **result.to_dict()}
+    lines = _channel_table(result)
+    if args.max_drop is not None:
+        max_drop = args.max_drop / 100 if accuracy else args.max_drop
+        keep, drop = checked_keep_ratios(loaded.model, dataset, result, max_drop, round_to=args.round_to,
+                                         max_samples=args.samples)
+        section = {"mode": "uniform", "keep_ratio": 1.0, "groups": keep, "round_to": args.round_to}
+        payload.update(keep_ratios=keep, joint_drop=drop, structured=section)
+        lines += ["", f"Suggested keep ratios (every group thinned at once: drop {drop:.1%}):" if accuracy
+                  else f"Suggested keep ratios (every group thinned at once: drop {drop:.4g}):"]
+        lines += [f"  {name:<32} {ratio:6.0%}" for name, ratio in keep.items()] or ["  (none: every group is needed whole)"]
+        if args.plan_out is not None:
+            args.plan_out.write_text(json.dumps(section, indent=2), encoding="utf-8")
+            lines.append(f"Structured section written to {args.plan_out}")
+    elif args.plan_out is not None:
+        raise CliInputError("--plan-out needs --max-drop to say which keep ratios to suggest.")
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _channel_table(result) -> list[str]:
+    accuracy = result.metric_name == "accuracy"
+
+    def fmt(value: float) -> str:
+        return f"{value:.1%}" if accuracy else f"{value:.4g}"
+
+    lines = [f"Original model: {result.metric_name} {fmt(result.baseline)} on {result.num_samples} test examples",
+             "Each row thins only that channel group (the model shrunk, no retraining): "
+             "kept share -> metric (FLOPs removed).", ""]
+    for name, curve in result.curves.items():
+        cuts = dict(result.flops.get(name, []))
+        points = "  ".join(f"{ratio:.0%} -> {fmt(value)} (-{cuts.get(ratio, 0.0):.0%})" for ratio, value in curve[1:])
+        tag = f" [{result.fragile[name]}]" if name in result.fragile else ""
+        lines.append(f"{name + tag:<40} {result.sizes[name]:>5} ch  {points or 'too small to thin at this rounding'}")
     return lines

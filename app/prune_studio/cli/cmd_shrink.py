@@ -22,7 +22,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--recipe", default=None, help="a recipe .json; its 'structured' section is the starting point")
     p.add_argument("--reduction", type=float, default=None, metavar="PERCENT",
                    help="remove the least important channels until this share of FLOPs (or --metric) is gone, e.g. 60")
-    p.add_argument("--metric", choices=("flops", "params"), default=None, help="what --reduction counts (default flops)")
+    p.add_argument("--metric", choices=("flops", "params", "latency"), default=None,
+                   help="what --reduction counts (default flops; latency is measured on float32 TFLite with LiteRT)")
+    p.add_argument("--target-latency", type=float, default=None, metavar="MS",
+                   help="instead of --reduction: remove channels until the float32 TFLite model runs in MS "
+                        "milliseconds per sample here (LiteRT, 1 thread)")
+    p.add_argument("--keep-fragile", type=float, default=None, metavar="PERCENT",
+                   help="the stem, residual and linear-bottleneck channel groups keep this share (100 = whole)")
     p.add_argument("--keep", type=float, default=None, metavar="PERCENT",
                    help="instead of --reduction: every channel group keeps this share of its channels, e.g. 50")
     p.add_argument("--criterion", choices=("l1", "l2", "bn_scale"), default=None, help="channel importance (default l1)")
@@ -45,8 +51,20 @@ def structured_from_args(args, base):
     from prune_studio.structured.settings import StructuredSettings, StructuredSettingsError
 
     data = base.to_dict() if base is not None else StructuredSettings().to_dict()
-    if args.reduction is not None and args.keep is not None:
-        raise CliInputError("Give either --reduction or --keep, not both.")
+    chosen = [flag for flag, value in (("--reduction", args.reduction), ("--keep", args.keep),
+                                       ("--target-latency", args.target_latency)) if value is not None]
+    if len(chosen) > 1:
+        raise CliInputError(f"Give only one of --reduction, --keep and --target-latency, not {' and '.join(chosen)}.")
+    if args.target_latency is not None:
+        if not args.target_latency > 0:
+            raise CliInputError(f"--target-latency {args.target_latency:g} is not valid; give milliseconds above 0, e.g. 0.5.")
+        if args.metric not in (None, "latency"):
+            raise CliInputError("--target-latency counts latency; leave out --metric or give --metric latency.")
+        data.update(mode="global", metric="latency", target_latency_ms=args.target_latency)
+    elif args.reduction is not None or args.keep is not None or args.metric not in (None, "latency"):
+        data["target_latency_ms"] = None
+    if args.keep_fragile is not None:
+        data["fragile_keep_ratio"] = _percent("--keep-fragile", args.keep_fragile, True)
     if args.reduction is not None:
         data.update(mode="global", reduction=_percent("--reduction", args.reduction, False))
     if args.keep is not None:
@@ -57,7 +75,8 @@ def structured_from_args(args, base):
     try:
         return StructuredSettings.from_dict(data)
     except StructuredSettingsError as exc:
-        flag = "--" + (exc.field or "").replace("_", "-")
+        flags = {"target_latency_ms": "target-latency", "fragile_keep_ratio": "keep-fragile", "keep_ratio": "keep"}
+        flag = "--" + flags.get(exc.field or "", (exc.field or "").replace("_", "-"))
         raise CliInputError(f"{flag}: {exc}") from exc
 
 
@@ -91,6 +110,12 @@ def summary_text(report: dict) -> str:
     """One line on what channel removal did."""
     s = report.get("structured", {})
     before, after = s.get("before", {}), s.get("after", {})
-    return (f"Channels removed: parameters {before.get('params', 0):,} -> {after.get('params', 0):,}, "
+    text = (f"Channels removed: parameters {before.get('params', 0):,} -> {after.get('params', 0):,}, "
             f"FLOPs {before.get('flops', 0):,} -> {after.get('flops', 0):,} "
             f"(-{100 * s.get('flops_reduction', 0):.0f}%)")
+    searched = [r["latency"] for r in s.get("rounds", []) if isinstance(r.get("latency"), dict)]
+    if searched:
+        last = searched[-1]
+        text += (f"; float32 TFLite latency {last['baseline_ms']:.3f} -> {last['ms']:.3f} ms "
+                 f"(target {last['target_ms']:.3f} ms{'' if last['met'] else ', not reached'})")
+    return text

@@ -22,6 +22,7 @@ _LAZY = {
     "select_global": "importance",
     "select_uniform": "importance",
     "shrink": "surgery",
+    "fragile_groups": "fragile",
     "plan_selection": "run",
     "shrink_model": "run",
     "structured_fine_tune": "run",

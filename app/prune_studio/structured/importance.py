@@ -51,8 +51,9 @@ def channel_importance(graph: ChannelGraph, criterion: str = "l1") -> dict[str, 
     bn_score = np.zeros(len(graph.parent))
     has_bn = np.zeros(len(graph.parent), dtype=bool)
     base = "l2" if criterion == "l2" else "l1"
+    layers = {layer.name: layer for layer in graph.model.layers}
     for record in graph.records.values():
-        layer = graph.model.get_layer(record.name)
+        layer = layers[record.name]
         if record.handler == "producer":
             cls = type(layer).__name__
             kernel = layer.pointwise_kernel if cls.startswith("Separable") else layer.kernel

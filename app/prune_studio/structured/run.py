@@ -64,11 +64,17 @@ class ShrinkResult:
 
 
 def plan_selection(graph: ChannelGraph, settings: StructuredSettings, share: float = 1.0,
-                   original: dict[str, int] | None = None, reference: Cost | None = None) -> dict:
+                   original: dict[str, int] | None = None, reference: Cost | None = None,
+                   reference_tflite: bytes | None = None, info: dict | None = None,
+                   progress=None) -> dict:
     """Group name -> kept channels for ``share`` of the settings' target (1.0 = all of it).
 
     ``original`` (group sizes before any round) and ``reference`` (the cost before any round)
-    let a later round aim at a target measured against the model the user opened.
+    let a later round aim at a target measured against the model the user opened;
+    ``reference_tflite`` (its float32 TFLite) does the same for the latency metric. With metric
+    ``"latency"`` candidates are converted and timed (seconds to a minute); ``info`` (a dict)
+    then receives ``{"latency": LatencySearch.to_dict()}`` and ``progress(message)`` a line
+    per candidate.
     """
     settings.validate()
     scores = channel_importance(graph, settings.criterion)
@@ -86,10 +92,32 @@ def plan_selection(graph: ChannelGraph, settings: StructuredSettings, share: flo
             f"its groups are {', '.join(g.name for g in graph.prunable_groups())}."
         )
     per_group = {name: now(r, name) for name, r in settings.groups.items() if name in sizes}
+    if settings.fragile_keep_ratio is not None:
+        from prune_studio.structured.fragile import fragile_groups
+
+        for name in fragile_groups(graph):
+            per_group.setdefault(name, now(settings.fragile_keep_ratio, name))
     if settings.mode == "uniform":
         ratios = {g.name: now(settings.keep_ratio, g.name) for g in graph.prunable_groups()}
         ratios.update(per_group)
         return select_uniform(graph, scores, 1.0, ratios, settings.round_to)
+    if settings.metric == "latency":
+        from prune_studio.structured.latency import latency_search
+
+        from prune_studio.structured.latency import measure_latencies, tflite_float32
+
+        absolute, reduction = settings.target_latency_ms, settings.reduction
+        if absolute is not None and share < 1:  # an earlier round: part of the way, as a share
+            start = reference_tflite if reference_tflite is not None else tflite_float32(graph.model)
+            base = measure_latencies({"base": start})["base"]
+            absolute, reduction = None, max(1e-3, 1 - absolute / base)
+        search = latency_search(
+            graph, scores, reduction=None if absolute is not None else min(max(reduction * share, 1e-3), 0.999),
+            target_ms=absolute, round_to=settings.round_to, min_keep_ratio=settings.min_keep_ratio,
+            per_group=per_group or None, reference_tflite=reference_tflite, progress=progress)
+        if info is not None:
+            info["latency"] = search.to_dict()
+        return search.selection
     current = getattr(CostModel(graph).cost(), settings.metric)
     goal = getattr(reference, settings.metric) if reference is not None else current
     target = goal * (1 - settings.reduction * share)
@@ -100,15 +128,20 @@ def plan_selection(graph: ChannelGraph, settings: StructuredSettings, share: flo
                          settings.min_keep_ratio, per_group or None)
 
 
-def shrink_model(model, settings: StructuredSettings, share: float = 1.0) -> ShrinkResult:
-    """Remove channels at once (no fine-tuning): the quickest way to a smaller model."""
+def shrink_model(model, settings: StructuredSettings, share: float = 1.0, progress=None) -> ShrinkResult:
+    """Remove channels at once (no fine-tuning): the quickest way to a smaller model.
+
+    With metric ``"latency"`` the result's ``rounds[0]["latency"]`` holds the measured search.
+    """
     graph = analyze(model)
     before = CostModel(graph).cost()
-    selection = plan_selection(graph, settings, share)
+    info: dict = {}
+    selection = plan_selection(graph, settings, share, info=info, progress=progress)
     small = shrink(model, graph, selection)
     after = CostModel(analyze(small)).cost()
     groups = {g.name: {"size": g.size, "kept": len(selection.get(g.name, range(g.size)))} for g in graph.groups}
-    return ShrinkResult(small, before, after, groups, dict(graph.skipped))
+    rounds = [{"round": 1, **after.to_dict(), **info}]
+    return ShrinkResult(small, before, after, groups, dict(graph.skipped), rounds)
 
 
 def structured_fine_tune(model, dataset, settings: StructuredSettings, training, compile_settings=None,
@@ -141,14 +174,27 @@ def structured_fine_tune(model, dataset, settings: StructuredSettings, training,
     per_round = TrainingSettings.from_dict({**training.to_dict(), "epochs": max(1, between)})
     rounds, result, current, stopped = [], None, model, False
     targets = settings.round_targets()
+    reference_tflite = None
+    if settings.metric == "latency":
+        from prune_studio.structured.latency import tflite_float32
+
+        reference_tflite = tflite_float32(model)
+    say = listener.on_log if listener is not None else None
     for index, share in enumerate(targets):
         if listener is not None:
             listener.on_log(f"Removing channels, round {index + 1} of {len(targets)}.")
         graph = graph if index == 0 else analyze(current)
-        selection = plan_selection(graph, settings, share, original, reference)
+        info: dict = {}
+        selection = plan_selection(graph, settings, share, original, reference, reference_tflite, info, say)
         current = shrink(current, graph, selection)
+        if training.reestimate_batchnorm:
+            # the kept channels' statistics are exact, but the layers after a thinned one see
+            # other inputs now: measure them afresh so "before tuning" is the model's real state
+            from prune_studio.training.batchnorm import reestimate_batchnorm
+
+            reestimate_batchnorm(current, dataset)
         cost = CostModel(analyze(current)).cost()
-        entry = {"round": index + 1, **cost.to_dict()}
+        entry = {"round": index + 1, **cost.to_dict(), **info}
         last = index == len(targets) - 1
         round_plan = plan if (last and plan is not None) else PruningPlan()
         if last or between > 0:

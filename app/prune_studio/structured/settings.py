@@ -19,7 +19,7 @@ from prune_studio.errors import PruneStudioError
 
 MODES = ("global", "uniform")
 CRITERIA = ("l1", "l2", "bn_scale")
-METRICS = ("flops", "params")
+METRICS = ("flops", "params", "latency")
 
 
 class StructuredSettingsError(PruneStudioError, ValueError):
@@ -48,12 +48,21 @@ class StructuredSettings:
         mode: ``"global"`` (least important channels across the model until ``reduction`` of
             ``metric`` is gone) or ``"uniform"`` (every group keeps ``keep_ratio``).
         criterion: ``"l1"``, ``"l2"`` or ``"bn_scale"`` (see ``structured.importance``).
-        reduction: share of FLOPs (or parameters) to remove in global mode, above 0 and below 1.
-        metric: ``"flops"`` or ``"params"`` (global mode).
+        reduction: share of FLOPs (parameters, latency) to remove in global mode, above 0 and
+            below 1 (latency 0.5 = twice as fast as the opened model, measured side by side).
+        metric: ``"flops"``, ``"params"`` or ``"latency"`` (global mode). Latency is measured:
+            candidate models are converted to float32 TFLite and timed with LiteRT (XNNPack, one
+            thread, batch 1) in a short search (``structured.latency``; a few conversions).
+        target_latency_ms: with metric ``"latency"``, milliseconds per sample to reach on this
+            machine instead of ``reduction`` (``None``: use ``reduction``).
         keep_ratio: share of channels every group keeps in uniform mode, above 0 and at most 1.
         groups: group name -> keep ratio, overriding the mode for those groups (1 = leave whole).
         round_to: kept channel counts are multiples of this (XNNPack is fastest at multiples of 8).
         min_keep_ratio: global mode never thins a group below this share.
+        fragile_keep_ratio: keep ratio for the groups ``structured.fragile.fragile_groups``
+            flags (the stem, residual streams, linear bottlenecks) unless ``groups`` names them;
+            1.0 leaves them whole, so a global target is met by thinning the wide groups.
+            ``None`` (the default) treats them like any other group.
         rounds: remove in this many steps, fine-tuning after each (1 = all at once).
         power: the schedule's exponent: the target reached after round r of R is
             ``final * (1 - (1 - r / R) ** power)`` (3 like ``PolynomialDecay``; 1 is linear).
@@ -70,6 +79,8 @@ class StructuredSettings:
     groups: dict[str, float] = field(default_factory=dict)
     round_to: int = 8
     min_keep_ratio: float = 0.1
+    fragile_keep_ratio: float | None = None
+    target_latency_ms: float | None = None
     rounds: int = 1
     power: float = 3.0
     epochs_per_round: int | None = None
@@ -89,6 +100,15 @@ class StructuredSettings:
             out.append(("keep_ratio", f"must be a number above 0 and at most 1, got {self.keep_ratio!r}"))
         if not _fraction(self.min_keep_ratio, high_closed=True):
             out.append(("min_keep_ratio", f"must be a number above 0 and at most 1, got {self.min_keep_ratio!r}"))
+        f = self.fragile_keep_ratio
+        if f is not None and not _fraction(f, high_closed=True):
+            out.append(("fragile_keep_ratio", f"must be a keep ratio above 0 and at most 1, or null, got {f!r}"))
+        t = self.target_latency_ms
+        if t is not None:
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or t <= 0:
+                out.append(("target_latency_ms", f"must be a positive number of milliseconds, or null, got {t!r}"))
+            elif self.metric != "latency" or self.mode != "global":
+                out.append(("target_latency_ms", "needs mode 'global' and metric 'latency'"))
         if not isinstance(self.groups, dict):
             out.append(("groups", f"must map group names to keep ratios, got {self.groups!r}"))
         else:
