@@ -4,8 +4,10 @@ The app runs tf-keras (``TF_USE_LEGACY_KERAS=1``), and one process cannot hold b
 flavours, so :mod:`prune_studio.export.keras3_files` starts this file with ``python`` and a job
 file. Importing nothing from ``prune_studio`` keeps the legacy flag out of this process.
 
-Job (JSON): ``{"source": tf-keras .h5 without optimizer, "x": .npy of test inputs,
-"targets": [{"path": ..., "format": "keras" | "h5"}], "result": .npz to write}``.
+Job (JSON): ``{"source": tf-keras .h5 without optimizer, "x": .npy of test inputs (or .npz of
+one array per input name), "outputs": the model's output names, "targets": [{"path": ...,
+"format": "keras" | "h5"}], "result": .npz to write}``. A model with several outputs has its
+predictions stored per output, in the order of ``outputs``.
 For each target the model is saved by Keras 3, loaded back by Keras 3 (safe mode, no compile)
 and run on the inputs; the result holds its predictions, its weights per layer and the time
 the predictions took, or the error. Exit code 0 unless the job itself cannot be read.
@@ -107,13 +109,39 @@ def _load_source(keras, path, folder):
     return keras.saving.load_model(fixed, compile=False)
 
 
-def _predict(model, x, batch=256):
+def _take(x, part):
+    return {k: v[part] for k, v in x.items()} if isinstance(x, dict) else x[part]
+
+
+def _outputs(pred, names):
+    """Predictions as a list of arrays, one per output in the order of ``names``."""
     import numpy as np
 
-    model(x[:1], training=False)  # warm-up, as the app measures its models
+    if isinstance(pred, dict):
+        return [np.asarray(pred[n]) for n in names] if set(names) <= set(pred) else [np.asarray(v) for v in pred.values()]
+    if isinstance(pred, (list, tuple)):
+        return [np.asarray(v) for v in pred]
+    return [np.asarray(pred)]
+
+
+def _predict(model, x, names, batch=256):
+    """Per output, the predictions on ``x`` (an array or a dict by input name), and the seconds."""
+    import numpy as np
+
+    n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    model(_take(x, slice(0, 1)), training=False)  # warm-up, as the app measures its models
     start = time.perf_counter()
-    out = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(out), time.perf_counter() - start
+    out = [_outputs(model(_take(x, slice(i, i + batch)), training=False), names) for i in range(0, n, batch)]
+    return [np.concatenate(parts) for parts in zip(*out)], time.perf_counter() - start
+
+
+def _inputs(path):
+    import numpy as np
+
+    if path.endswith(".npz"):
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    return np.load(path)
 
 
 def _first_line(exc):
@@ -131,7 +159,7 @@ def main(job_path):
     try:
         import keras
 
-        x = np.load(job["x"])
+        x = _inputs(job["x"])
         model = _load_source(keras, job["source"], os.path.dirname(job["result"]))
         results["keras_version"] = np.array(keras.__version__)
     except Exception as exc:  # noqa: BLE001 - reported to the app as one sentence
@@ -141,8 +169,9 @@ def main(job_path):
         try:
             model.save(target["path"])
             reloaded = keras.saving.load_model(target["path"], compile=False, safe_mode=True)
-            pred, seconds = _predict(reloaded, x)
-            results[f"{i}/pred"] = pred
+            preds, seconds = _predict(reloaded, x, job.get("outputs") or [])
+            for k, pred in enumerate(preds):
+                results[f"{i}/pred/{k}"] = pred
             results[f"{i}/seconds"] = np.array(seconds)
             for name, layer in _leaves(reloaded):
                 for j, w in enumerate(layer.get_weights()):

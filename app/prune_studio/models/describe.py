@@ -290,8 +290,13 @@ def describe_model(model, path=None) -> ModelDescription:
         A ModelDescription; the root is the model, its children the model's layers.
     """
     from prune_studio.compat import keras
+    from prune_studio.pruning.cloning import locked_in_subclassed
 
     children = [_describe_layer(layer, "", keras) for layer in model.layers]
+    locked = locked_in_subclassed(model)
+    for info in (i for child in children for i in child.walk()):
+        if info.name in locked and info.prunable:
+            info.prunable, info.reason, info.weights = False, locked[info.name], []
     root = LayerInfo(
         name=model.name,
         path="",
