@@ -109,10 +109,10 @@ class Keras3Job:
             if key.startswith(prefix):
                 name, j = key[len(prefix):].rsplit("/", 1)
                 saved.setdefault(name, {})[int(j)] = value
-        for name, arrays in weights.items():
+        for name, mine in weights.items():
             theirs = saved.get(name, {})
-            if len(theirs) != len(arrays) or any(
-                theirs[j].shape != a.shape or not np.array_equal(theirs[j], a) for j, a in enumerate(arrays)
+            if len(theirs) != len(mine) or any(
+                theirs[j].shape != a.shape or not np.array_equal(theirs[j], a) for j, a in enumerate(mine)
             ):
                 return Verification(error=f"Keras 3 read different weights for layer '{name}'.")
         if len(preds) != len(expected):

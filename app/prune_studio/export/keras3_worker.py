@@ -75,6 +75,40 @@ def _node(node):
             "kwargs": {k: _tensor(v) if _is_ref(v) else v for k, v in kwargs.items()}}
 
 
+def _own_node(entry):
+    """Whether tf-keras counted a nested model's own creation as its node 0 (built on an Input);
+    Keras 3 does not, so calls to it are numbered one lower there."""
+    inner = (entry.get("config") or {}).get("layers") or []
+    if entry.get("class_name") in ("Functional", "Model"):
+        return True
+    return entry.get("class_name") == "Sequential" and bool(inner) and inner[0].get("class_name") == "InputLayer"
+
+
+def _shift_refs(value, shifted):
+    """``[name, node, tensor(, kwargs)]`` references to the models in ``shifted``, one node lower."""
+    if isinstance(value, list):
+        if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int) and value[0] in shifted:
+            return [value[0], value[1] - 1, *value[2:]]
+        return [_shift_refs(v, shifted) for v in value]
+    if isinstance(value, dict):
+        return {k: _shift_refs(v, shifted) for k, v in value.items()}
+    return value
+
+
+def _renumber_nested(config):
+    """A Functional config whose references to nested models use Keras 3's node numbers."""
+    entries = config.get("layers") or []
+    shifted = {e.get("name") or (e.get("config") or {}).get("name") for e in entries
+               if isinstance(e, dict) and _own_node(e)}
+    if not shifted or "input_layers" not in config:
+        return config
+    out = dict(config)
+    out["layers"] = [{**e, "inbound_nodes": _shift_refs(e["inbound_nodes"], shifted)} if "inbound_nodes" in e else e
+                     for e in entries]
+    out["output_layers"] = _shift_refs(config.get("output_layers"), shifted)
+    return out
+
+
 def _sanitize(value, layers):
     """Drop tf-keras-only layer options (``time_major``, ``query_shape``...) Keras 3 refuses.
 
@@ -86,6 +120,8 @@ def _sanitize(value, layers):
     if not isinstance(value, dict):
         return value
     out = {k: _sanitize(v, layers) for k, v in value.items()}
+    if isinstance(out.get("config"), dict) and isinstance(out["config"].get("layers"), list):
+        out["config"] = _renumber_nested(out["config"])
     if isinstance(out.get("inbound_nodes"), list):
         out["inbound_nodes"] = [_node(n) for n in out["inbound_nodes"]]
     cls = getattr(layers, str(value.get("class_name")), None)
