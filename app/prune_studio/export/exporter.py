@@ -296,7 +296,8 @@ def _classes(pred) -> list:
 
 def _truth(y) -> list:
     y = np.asarray(y)
-    return (y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1)).tolist()
+    flat = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1)
+    return flat.astype(np.int64).tolist()  # class labels, also when stored as floats (0.0 / 1.0)
 
 
 def _samples(picked: np.ndarray, y, base_preds, preds: dict, artifacts, n: int = SAMPLES) -> list[dict]:
