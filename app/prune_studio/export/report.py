@@ -126,7 +126,8 @@ class ExportReport:
         out_dir: the output folder.
         stopped: the user stopped the export before every artifact was written.
         samples: a few test samples for a "see it work" strip: ``{"index", "label",
-            "baseline_pred", "preds": {artifact name: predicted class}}``.
+            "baseline_pred", "preds": {artifact name: predicted class}}``; with several outputs
+            each class is ``{output name: class}`` (the outputs that classify).
     """
 
     baseline: dict
