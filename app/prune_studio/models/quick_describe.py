@@ -129,7 +129,7 @@ class _Walk:
 
     def _nested(self, entry: dict, inputs):
         walk = _Walk(entry, self.custom, outer_input=inputs)
-        return walk, walk.output_shape(inputs)
+        return walk, walk.output_shape()
 
     # --- Sequential ---------------------------------------------------------------------
     def _walk_sequential(self, outer_input):
@@ -187,7 +187,6 @@ class _Walk:
             pending = left
         self.layers = [(nested.get(name) or made[name], entry) for name, entry in self.layers]
         self.outputs = [self._ref_shape(ref) for ref in _refs(self.config.get("output_layers"))]
-        self.inputs = [self._ref_shape(ref) for ref in _refs(self.config.get("input_layers"))]
 
     def _ref_shape(self, ref):
         name, node = ref[0], ref[1] if len(ref) > 1 else 0
@@ -223,14 +222,14 @@ class _Walk:
             walk = nested.get(name)
             if walk is None:
                 walk = nested[name] = _Walk(entry, self.custom, outer_input=inputs)
-            out = walk.output_shape(inputs)
+            out = walk.output_shape()
         else:
             out = self._call(name, made, entry, inputs, kwargs)
         self.calls.setdefault(name, {})[index] = out
         return True
 
     # --- results ------------------------------------------------------------------------
-    def output_shape(self, inputs=None):
+    def output_shape(self):
         """The model's output shape(s) (one shape, or a list for several outputs)."""
         outputs = self.outputs
         if isinstance(outputs, list):
