@@ -2,7 +2,9 @@
 
 MobileNetV2 (alpha 0.35, 96x96) and ResNet50 (64x64), ``weights=None``, saved by tf-keras as
 ``.keras``, ``.h5`` and a SavedModel folder, and by Keras 3 as ``.keras``. For each file this
-prints the seconds of ``load_model`` + ``describe_model`` (median of three), side by side with
+prints the seconds of what ``inspect`` and the window do to show the layers, ``open_model`` +
+``describe()`` (described from the config, nothing built), and of the full build,
+``load_model`` + ``describe_model`` (median of three each), side by side with
 building the same architecture from scratch in the same process and with tf-keras's own
 ``load_model`` on the ``.keras`` file (which reads the weights through the zip archive) and the
 SavedModel (which first rebuilds every traced function). Target:
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from prune_studio.compat import keras
-from prune_studio.models import describe_model, load_model
+from prune_studio.models import describe_model, load_model, open_model
 
 MAKER = Path(__file__).parents[1] / "models" / "keras3_maker.py"
 ARCHITECTURES = {
@@ -58,16 +60,21 @@ def files(tmp_path_factory):
 
 def test_open_and_describe_seconds(files):
     load_model(files / "mobilenet_v2.h5")  # TensorFlow's first-use costs are not the file's
-    print(f"\n{'model':<14} {'format':<20} {'open+describe':>14} {'build from scratch':>19} {'ratio':>6}")
+    print(f"\n{'model':<14} {'format':<20} {'describe (fast)':>15} {'load+describe':>14} {'fast/full':>9} "
+          f"{'build from scratch':>19} {'full/scratch':>12}   load average {os.getloadavg()[0]:.1f}")
     for name, build in ARCHITECTURES.items():
         scratch = _median_seconds(build)
         rows = [("tf-keras .keras", files / f"{name}.keras"), ("tf-keras .h5", files / f"{name}.h5"),
                 ("tf-keras SavedModel", files / f"{name}_savedmodel"), ("Keras 3 .keras", files / "k3" / f"{name}.keras")]
         for label, path in rows:
+            fast = _median_seconds(lambda: open_model(path).describe())
             seconds = _median_seconds(lambda: describe_model(load_model(path).model, path))
-            print(f"{name:<14} {label:<20} {seconds:>13.2f}s {scratch:>18.2f}s {seconds / scratch:>5.1f}x")
+            print(f"{name:<14} {label:<20} {fast:>14.2f}s {seconds:>13.2f}s {fast / seconds:>8.2f}x "
+                  f"{scratch:>18.2f}s {seconds / scratch:>11.1f}x")
         # tf-keras's own loaders, once each (the .keras one takes minutes on ResNet50)
         stock = _median_seconds(lambda: keras.models.load_model(str(files / f"{name}.keras"), compile=False), 1)
-        print(f"{name:<14} {'.keras, stock loader':<20} {stock:>13.2f}s {scratch:>18.2f}s {stock / scratch:>5.1f}x")
+        print(f"{name:<14} {'.keras, stock loader':<20} {'':>15} {stock:>13.2f}s {'':>9} {scratch:>18.2f}s "
+              f"{stock / scratch:>11.1f}x")
         stock = _median_seconds(lambda: keras.models.load_model(str(files / f"{name}_savedmodel"), compile=False), 1)
-        print(f"{name:<14} {'SavedModel, stock':<20} {stock:>13.2f}s {scratch:>18.2f}s {stock / scratch:>5.1f}x")
+        print(f"{name:<14} {'SavedModel, stock':<20} {'':>15} {stock:>13.2f}s {'':>9} {scratch:>18.2f}s "
+              f"{stock / scratch:>11.1f}x")

@@ -62,10 +62,13 @@ def test_sequence_model_exports_every_tflite_kind(build, tokens, tmp_path):
 
     report = export_all(model, tokens, tmp_path, TFLITE_ONLY, baseline_model=model)
     assert len(report.artifacts) == 8
-    if build is bigru_model:  # TF 2.21's int8 calibrator crashes on GRU loops: refused in one sentence
+    if build is bigru_model:
+        # TF 2.21's int8 calibrator still crashes the process on GRU loops (a segmentation fault,
+        # checked again with a tiny Embedding+GRU model): the file is refused in one sentence.
         refused = [a for a in report.artifacts if a.kind == "int8"]
         assert len(refused) == 2 and all(not a.ok and "GRU" in a.note and "dynamic-range" in a.note
                                          for a in refused)
+        assert all("\n" not in a.note and a.note.count(".") == 1 and a.note.endswith(".") for a in refused)
         assert not any(Path(a.path).exists() for a in refused)
     for art in report.artifacts:
         if build is bigru_model and art.kind == "int8":

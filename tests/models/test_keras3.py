@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from prune_studio.compat import keras
-from prune_studio.models import ModelLoadError, describe_model, load_model
+from prune_studio.models import ModelLoadError, describe_model, load_model, open_model
 
 KINDS = ["cnn", "branches", "rnn", "wrappers", "two_inputs", "lambda_model", "unsupported"]
 
@@ -37,6 +37,15 @@ def test_rebuilt_model_matches_keras3_outputs(k3_dir, kind, fmt):
     np.testing.assert_allclose(loaded.model(feed, training=False).numpy(), io["y"], atol=1e-5)
     assert loaded.compile_settings.loss == "sparse_categorical_crossentropy"
     assert loaded.compile_settings.metrics == ["accuracy"]
+
+
+@pytest.mark.parametrize("kind", ["cnn", "branches", "rnn", "wrappers", "two_inputs"])
+def test_keras3_file_is_described_from_its_config_as_the_rebuilt_model(k3_dir, kind):
+    path = k3_dir / f"{kind}.keras"
+    opened = open_model(path)
+    quick = opened.describe()
+    assert not opened.is_built
+    assert quick.to_dict() == describe_model(opened.model, path).to_dict()
 
 
 def test_rebuilt_nested_model_is_described(k3_dir):

@@ -32,7 +32,10 @@ def test_built_subclassed_savedmodel_opens_with_trust(tmp_path):
     x = rng.random((5, 4)).astype("float32")
     np.testing.assert_allclose(loaded.model.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
     desc = describe_model(loaded.model, loaded.path)
-    assert {"net/hidden", "net/out"} <= {info.path for info in desc.prunable_layers()}
+    # listed, but not prunable: the revived call() cannot be rewired (see test_zoo_structure.py)
+    inside = [desc.find("net/hidden"), desc.find("net/out")]
+    assert all(info is not None and not info.prunable and "subclassed model" in info.reason for info in inside)
+    assert desc.prunable_layers() == []
     assert desc.total_params == model.count_params()
 
 

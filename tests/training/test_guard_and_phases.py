@@ -107,3 +107,25 @@ def test_cli_prints_phases_and_warnings_as_lines():
         "Re-estimating BatchNorm statistics: 1.2 s.",
         "Warning: Validation accuracy fell to 10.0%.",
     ]
+
+
+def test_guard_checks_the_mean_accuracy_of_several_outputs_mid_run(tmp_path):
+    """Two outputs: the guard's mid-run check compares the mean of their validation accuracies
+    (the headline accuracy) with the unpruned model's, and warns at the first epoch end."""
+    from small_models import trained_two_by_two, two_by_two_data, two_by_two_npz
+
+    from prune_studio.data import DataSpec, load_data
+    from prune_studio.models import load_model
+
+    data = two_by_two_data()
+    trained_two_by_two(data, epochs=30).save(tmp_path / "two.keras")
+    loaded = load_model(tmp_path / "two.keras")
+    dataset = load_data(DataSpec("npz", str(two_by_two_npz(tmp_path / "two.npz", data))), model=loaded.model)
+    listener = Recorder()
+    result = fine_tune(loaded.model, _constant_plan(loaded.model, 0.97), dataset, TrainingSettings(epochs=2),
+                       compile_settings=loaded.compile_settings, listener=listener)
+    assert result.final["accuracy"] < result.baseline["accuracy"] - 0.2  # the run really collapsed
+    assert [kind for kind, _ in listener.warnings] == ["accuracy_drop"]
+    assert listener.warnings[0][1].startswith("Validation accuracy fell to")  # caught mid-run, not at the end
+    first = listener.epochs[0]
+    assert first["val_accuracy"] == np.mean([first["val_first_accuracy"], first["val_second_accuracy"]])

@@ -12,12 +12,8 @@ def zoo(tmp_path_factory):
     return make_zoo(tmp_path_factory.mktemp("keras3"), "keras3", KINDS)
 
 
-MULTI_IO_GAP = pytest.mark.xfail(strict=True, reason="a Keras 3 model with several inputs/outputs still goes out "
-                                                    "as tf-keras files only")
-
-
 @pytest.mark.parametrize("kind,fmt", [("mobilenet_v2", "keras"), ("mobilenet_v2", "h5"), ("resnet_small", "keras"),
-                                      ("text_lstm", "keras"), pytest.param("two_io", "keras", marks=MULTI_IO_GAP)])
+                                      ("text_lstm", "keras"), ("two_io", "keras")])
 def test_prunes_exports_and_verifies(zoo, tmp_path, kind, fmt):
     described, report = run_pipeline(model_file(zoo, kind, fmt), zoo / f"{kind}.npz", tmp_path / "out")
     assert_exported_and_verified(report)

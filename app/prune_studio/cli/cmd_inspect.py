@@ -20,10 +20,11 @@ def _rows(info, depth: int = 0):
 
 
 def run(args) -> int:
-    from prune_studio.models import describe_model, load_model
+    from prune_studio.models import open_model
 
-    loaded = load_model(args.model, trust=args.trust, custom_objects_file=cli_path(args.custom_objects))
-    desc = describe_model(loaded.model, path=args.model)
+    # described from the file's config: the model is not built and no weight is read
+    loaded = open_model(args.model, trust=args.trust, custom_objects_file=cli_path(args.custom_objects))
+    desc = loaded.describe()
     layers = [
         {
             "name": info.name,

@@ -127,10 +127,6 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     from prune_studio.pruning import strip_pruning
 
     stripped = strip_pruning(model)
-    if len(stripped.inputs) > 1 or len(stripped.outputs) > 1:
-        # Keras 3 files of models with several inputs or outputs are not written yet: tf-keras only.
-        plan = [(name.replace("Keras 3", "tf-keras"), fmt, f, {**o, "flavour": "tf-keras"} if "flavour" in o else o)
-                for name, fmt, f, o in plan if f != "model_keras3.keras"]
     keras3_plan = [(i, p) for i, p in enumerate(plan) if p[3].get("flavour") == "keras3"]
     job = None
     if keras3_plan:  # Keras 3 works in its own process while the other files are made
@@ -298,19 +294,52 @@ def _classes(pred) -> list:
     return ((pred[:, 0] > 0.5).astype(int) if pred.shape[1] == 1 else pred.argmax(axis=1)).tolist()
 
 
-def _samples(picked: np.ndarray, y: np.ndarray, base_preds, preds: dict, artifacts, n: int = SAMPLES) -> list[dict]:
-    """A few test samples with the baseline's and each verified artifact's predicted class."""
-    if base_preds is None or isinstance(y, dict) or isinstance(base_preds, dict) or len(y) == 0:
-        return []  # several outputs: no single predicted class to show
-    rows = np.unique(np.linspace(0, len(y) - 1, min(n, len(y))).round().astype(int))
-    y_flat = np.asarray(y)
-    truth = y_flat.reshape(len(y_flat), -1).argmax(axis=1) if y_flat.ndim > 1 and y_flat.shape[-1] > 1 else y_flat.reshape(-1)
-    base = _classes(np.asarray(base_preds)[rows])
+def _truth(y) -> list:
+    y = np.asarray(y)
+    flat = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1)
+    return flat.astype(np.int64).tolist()  # class labels, also when stored as floats (0.0 / 1.0)
+
+
+def _samples(picked: np.ndarray, y, base_preds, preds: dict, artifacts, n: int = SAMPLES) -> list[dict]:
+    """A few test samples with the baseline's and each verified artifact's predicted class.
+
+    With several outputs (labels by output name), ``label`` and each prediction are
+    ``{output name: class}`` for the outputs that classify.
+    """
+    from prune_studio.data import arrays
+
+    total = arrays.count(y) if y is not None else 0
+    if base_preds is None or total == 0:
+        return []
+    rows = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
     ok = {a.name for a in artifacts if a.ok}
+    if arrays.is_named(y):
+        outputs = [k for k, labels in y.items() if np.asarray(labels).size and _is_class(labels)]
+        if not outputs or not isinstance(base_preds, dict):
+            return []
+
+        def classes(pred):
+            return {k: _classes(np.asarray(pred[k])[rows]) for k in outputs} if isinstance(pred, dict) else None
+
+        truth = {k: [_truth(y[k])[r] for r in rows] for k in outputs}
+        base = classes(base_preds)
+        per = {name: c for name, p in preds.items() if p is not None and name in ok and (c := classes(p))}
+        pick = lambda table, j: {k: table[k][j] for k in outputs}  # noqa: E731
+        return [{"index": int(picked[r]), "label": pick(truth, j), "baseline_pred": pick(base, j),
+                 "preds": {name: pick(c, j) for name, c in per.items()}} for j, r in enumerate(rows)]
+    if isinstance(base_preds, dict):
+        return []
+    truth = _truth(y)
+    base = _classes(np.asarray(base_preds)[rows])
     per = {name: _classes(np.asarray(p)[rows]) for name, p in preds.items()
            if p is not None and not isinstance(p, dict) and name in ok}
-    return [{"index": int(picked[r]), "label": truth[r].item(), "baseline_pred": base[j],
+    return [{"index": int(picked[r]), "label": truth[r], "baseline_pred": base[j],
              "preds": {name: c[j] for name, c in per.items()}} for j, r in enumerate(rows)]
+
+
+def _is_class(labels) -> bool:
+    labels = np.asarray(labels)
+    return labels.ndim > 1 and labels.shape[-1] > 1 or bool(np.all(np.mod(labels, 1) == 0))
 
 
 def _bounded(x, y, limit: int):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from prune_studio.export.files import atomic_write_bytes
-from prune_studio.export.report import ExportReport
+from prune_studio.export.report import ExportReport, class_text
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -120,8 +120,9 @@ def write_html_report(report: ExportReport, path: str | Path, extra_images: Mapp
                     + "".join(f"<th>{esc(n)}</th>" for n in names) + "</tr>")
         for smp in report.samples:
             preds = [smp["preds"].get(n) for n in names]
-            body.append(f"<tr><td>{smp['index']}</td><td>{esc(str(smp['label']))}</td><td>{esc(str(smp['baseline_pred']))}</td>"
-                        + "".join(f"<td{'' if v == smp['label'] else MISS}>{esc(str(v))}</td>" for v in preds)
+            body.append(f"<tr><td>{smp['index']}</td><td>{esc(class_text(smp['label']))}</td>"
+                        f"<td>{esc(class_text(smp['baseline_pred']))}</td>"
+                        + "".join(f"<td{'' if v == smp['label'] else MISS}>{esc(class_text(v))}</td>" for v in preds)
                         + "</tr>")
         body.append("</table>")
     if sp.get("layers"):

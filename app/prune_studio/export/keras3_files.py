@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_studio.export.verify import Verification, accuracy
+from prune_studio.data import arrays
+from prune_studio.export.verify import Verification, scored
 
 WORKER = Path(__file__).with_name("keras3_worker.py")
 #: Seconds the child may take (importing TensorFlow and Keras 3 alone takes a few).
@@ -89,7 +90,7 @@ class Keras3Job:
         errors = json.loads(str(data["errors"]))
         if "all" in errors:
             return failed(errors["all"])
-        expected = np.asarray(self.model(self.x, training=False))
+        expected = _outputs(self.model(self.x, training=False), _output_names(self.model))
         weights = {name: layer.get_weights() for name, layer in _leaves(self.model)}
         version = str(data.get("keras_version", ""))
         out = []
@@ -100,35 +101,63 @@ class Keras3Job:
             out.append(self._check(i, data, expected, weights, version))
         return out
 
-    def _check(self, i: int, data: dict, expected: np.ndarray, weights: dict, version: str) -> Verification:
-        pred = data[f"{i}/pred"]
+    def _check(self, i: int, data: dict, expected: list, weights: dict, version: str) -> Verification:
+        preds = [data[f"{i}/pred/{k}"] for k in range(len(expected)) if f"{i}/pred/{k}" in data]
         prefix = f"{i}/w/"
         saved: dict[str, dict[int, np.ndarray]] = {}
         for key, value in data.items():
             if key.startswith(prefix):
                 name, j = key[len(prefix):].rsplit("/", 1)
                 saved.setdefault(name, {})[int(j)] = value
-        for name, arrays in weights.items():
+        for name, mine in weights.items():
             theirs = saved.get(name, {})
-            if len(theirs) != len(arrays) or any(
-                theirs[j].shape != a.shape or not np.array_equal(theirs[j], a) for j, a in enumerate(arrays)
+            if len(theirs) != len(mine) or any(
+                theirs[j].shape != a.shape or not np.array_equal(theirs[j], a) for j, a in enumerate(mine)
             ):
                 return Verification(error=f"Keras 3 read different weights for layer '{name}'.")
-        if pred.shape != expected.shape or not np.allclose(pred, expected, atol=ATOL):
-            diff = float(np.max(np.abs(pred - expected))) if pred.shape == expected.shape else float("inf")
-            return Verification(error=f"Keras 3's outputs differ from the model's (largest difference {diff:.2g}).")
-        ms = 1000.0 * float(data[f"{i}/seconds"]) / max(1, len(self.x))
+        if len(preds) != len(expected):
+            return Verification(error=f"Keras 3's model has {len(preds)} outputs, not {len(expected)}.")
+        for pred, want in zip(preds, expected):
+            if pred.shape != want.shape or not np.allclose(pred, want, atol=ATOL):
+                diff = float(np.max(np.abs(pred - want))) if pred.shape == want.shape else float("inf")
+                return Verification(error=f"Keras 3's outputs differ from the model's (largest difference {diff:.2g}).")
+        ms = 1000.0 * float(data[f"{i}/seconds"]) / max(1, arrays.count(self.x))
         note = f"reloaded with Keras {version} in a separate process; weights and outputs equal"
-        return Verification(accuracy(pred, self.y), ms, note, preds=pred)
+        pred = preds[0] if len(preds) == 1 else dict(zip(_output_names(self.model), preds))
+        result = scored(pred, self.y, note, ms)
+        result.preds = pred
+        return result
 
 
-def start(model, targets: list[dict], x: np.ndarray, y: np.ndarray) -> Keras3Job:
+def _output_names(model) -> list[str]:
+    return list(getattr(model, "output_names", None) or [])
+
+
+def _outputs(pred, names: list[str]) -> list[np.ndarray]:
+    """tf-keras predictions as a list of arrays in the order of the model's output names."""
+    if isinstance(pred, dict):
+        return [np.asarray(pred[n]) for n in names]
+    if isinstance(pred, (list, tuple)):
+        return [np.asarray(p) for p in pred]
+    return [np.asarray(pred)]
+
+
+def _named_inputs(model, x) -> dict:
+    """``x`` by input name (Keras 3 matches a dict to a model's inputs by their names)."""
+    names = list(getattr(model, "input_names", None) or [])
+    if arrays.is_named(x):
+        return dict(x)
+    return dict(zip(names, x))
+
+
+def start(model, targets: list[dict], x, y) -> Keras3Job:
     """Start writing ``targets`` (``{"path", "format"}``) with Keras 3; returns at once.
 
     Args:
         model: the stripped tf-keras model.
         targets: where to write, ``format`` ``"keras"`` or ``"h5"`` (the paths' extensions).
-        x, y: test inputs and labels the files are run on.
+        x, y: test inputs and labels the files are run on (dicts by input and output name, or a
+            list of inputs in the model's order, for a model with several).
     """
     workdir = tempfile.TemporaryDirectory(prefix="prune-studio-keras3-")
     job = Keras3Job(None, workdir, targets, model, x, y)
@@ -137,13 +166,16 @@ def start(model, targets: list[dict], x: np.ndarray, y: np.ndarray) -> Keras3Job
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
             model.save(folder / "source.h5", include_optimizer=False)
-        np.save(folder / "x.npy", x)
+        if len(model.inputs) > 1:
+            np.savez(folder / "x.npz", **_named_inputs(model, x))
+        else:
+            np.save(folder / "x.npy", next(iter(x.values())) if arrays.is_named(x) else x)
     except Exception as exc:  # noqa: BLE001 - tf-keras raises many types when saving
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         job.error = f"the model could not be handed to Keras 3 ({text})."
         return job
-    spec = {"source": str(folder / "source.h5"), "x": str(folder / "x.npy"), "targets": targets,
-            "result": str(folder / "result.npz")}
+    spec = {"source": str(folder / "source.h5"), "x": str(folder / ("x.npz" if len(model.inputs) > 1 else "x.npy")),
+            "outputs": _output_names(model), "targets": targets, "result": str(folder / "result.npz")}
     (folder / "job.json").write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     try:

@@ -4,8 +4,10 @@ The app runs tf-keras (``TF_USE_LEGACY_KERAS=1``), and one process cannot hold b
 flavours, so :mod:`prune_studio.export.keras3_files` starts this file with ``python`` and a job
 file. Importing nothing from ``prune_studio`` keeps the legacy flag out of this process.
 
-Job (JSON): ``{"source": tf-keras .h5 without optimizer, "x": .npy of test inputs,
-"targets": [{"path": ..., "format": "keras" | "h5"}], "result": .npz to write}``.
+Job (JSON): ``{"source": tf-keras .h5 without optimizer, "x": .npy of test inputs (or .npz of
+one array per input name), "outputs": the model's output names, "targets": [{"path": ...,
+"format": "keras" | "h5"}], "result": .npz to write}``. A model with several outputs has its
+predictions stored per output, in the order of ``outputs``.
 For each target the model is saved by Keras 3, loaded back by Keras 3 (safe mode, no compile)
 and run on the inputs; the result holds its predictions, its weights per layer and the time
 the predictions took, or the error. Exit code 0 unless the job itself cannot be read.
@@ -73,6 +75,40 @@ def _node(node):
             "kwargs": {k: _tensor(v) if _is_ref(v) else v for k, v in kwargs.items()}}
 
 
+def _own_node(entry):
+    """Whether tf-keras counted a nested model's own creation as its node 0 (built on an Input);
+    Keras 3 does not, so calls to it are numbered one lower there."""
+    inner = (entry.get("config") or {}).get("layers") or []
+    if entry.get("class_name") in ("Functional", "Model"):
+        return True
+    return entry.get("class_name") == "Sequential" and bool(inner) and inner[0].get("class_name") == "InputLayer"
+
+
+def _shift_refs(value, shifted):
+    """``[name, node, tensor(, kwargs)]`` references to the models in ``shifted``, one node lower."""
+    if isinstance(value, list):
+        if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int) and value[0] in shifted:
+            return [value[0], value[1] - 1, *value[2:]]
+        return [_shift_refs(v, shifted) for v in value]
+    if isinstance(value, dict):
+        return {k: _shift_refs(v, shifted) for k, v in value.items()}
+    return value
+
+
+def _renumber_nested(config):
+    """A Functional config whose references to nested models use Keras 3's node numbers."""
+    entries = config.get("layers") or []
+    shifted = {e.get("name") or (e.get("config") or {}).get("name") for e in entries
+               if isinstance(e, dict) and _own_node(e)}
+    if not shifted or "input_layers" not in config:
+        return config
+    out = dict(config)
+    out["layers"] = [{**e, "inbound_nodes": _shift_refs(e["inbound_nodes"], shifted)} if "inbound_nodes" in e else e
+                     for e in entries]
+    out["output_layers"] = _shift_refs(config.get("output_layers"), shifted)
+    return out
+
+
 def _sanitize(value, layers):
     """Drop tf-keras-only layer options (``time_major``, ``query_shape``...) Keras 3 refuses.
 
@@ -84,6 +120,8 @@ def _sanitize(value, layers):
     if not isinstance(value, dict):
         return value
     out = {k: _sanitize(v, layers) for k, v in value.items()}
+    if isinstance(out.get("config"), dict) and isinstance(out["config"].get("layers"), list):
+        out["config"] = _renumber_nested(out["config"])
     if isinstance(out.get("inbound_nodes"), list):
         out["inbound_nodes"] = [_node(n) for n in out["inbound_nodes"]]
     cls = getattr(layers, str(value.get("class_name")), None)
@@ -107,13 +145,39 @@ def _load_source(keras, path, folder):
     return keras.saving.load_model(fixed, compile=False)
 
 
-def _predict(model, x, batch=256):
+def _take(x, part):
+    return {k: v[part] for k, v in x.items()} if isinstance(x, dict) else x[part]
+
+
+def _outputs(pred, names):
+    """Predictions as a list of arrays, one per output in the order of ``names``."""
     import numpy as np
 
-    model(x[:1], training=False)  # warm-up, as the app measures its models
+    if isinstance(pred, dict):
+        return [np.asarray(pred[n]) for n in names] if set(names) <= set(pred) else [np.asarray(v) for v in pred.values()]
+    if isinstance(pred, (list, tuple)):
+        return [np.asarray(v) for v in pred]
+    return [np.asarray(pred)]
+
+
+def _predict(model, x, names, batch=256):
+    """Per output, the predictions on ``x`` (an array or a dict by input name), and the seconds."""
+    import numpy as np
+
+    n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    model(_take(x, slice(0, 1)), training=False)  # warm-up, as the app measures its models
     start = time.perf_counter()
-    out = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(out), time.perf_counter() - start
+    out = [_outputs(model(_take(x, slice(i, i + batch)), training=False), names) for i in range(0, n, batch)]
+    return [np.concatenate(parts) for parts in zip(*out)], time.perf_counter() - start
+
+
+def _inputs(path):
+    import numpy as np
+
+    if path.endswith(".npz"):
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    return np.load(path)
 
 
 def _first_line(exc):
@@ -131,7 +195,7 @@ def main(job_path):
     try:
         import keras
 
-        x = np.load(job["x"])
+        x = _inputs(job["x"])
         model = _load_source(keras, job["source"], os.path.dirname(job["result"]))
         results["keras_version"] = np.array(keras.__version__)
     except Exception as exc:  # noqa: BLE001 - reported to the app as one sentence
@@ -141,8 +205,9 @@ def main(job_path):
         try:
             model.save(target["path"])
             reloaded = keras.saving.load_model(target["path"], compile=False, safe_mode=True)
-            pred, seconds = _predict(reloaded, x)
-            results[f"{i}/pred"] = pred
+            preds, seconds = _predict(reloaded, x, job.get("outputs") or [])
+            for k, pred in enumerate(preds):
+                results[f"{i}/pred/{k}"] = pred
             results[f"{i}/seconds"] = np.array(seconds)
             for name, layer in _leaves(reloaded):
                 for j, w in enumerate(layer.get_weights()):

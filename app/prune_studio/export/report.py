@@ -93,6 +93,25 @@ class Artifact:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+def class_text(value) -> str:
+    """A sample's class as text: ``"3"``, or ``"first 2, second 0"`` for several outputs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {v}" for name, v in value.items())
+    return "" if value is None else str(value)
+
+
+def input_text(x, index: int, values: int = 3) -> str:
+    """The first few input values of sample ``index`` (per input name for several inputs)."""
+    import numpy as np
+
+    if isinstance(x, dict):
+        return "; ".join(f"{name}: {input_text(a, index, 2)}" for name, a in x.items())
+    if x is None or not 0 <= index < len(x):
+        return f"#{index}"
+    flat = np.ravel(x[index])[:values]
+    return ", ".join(f"{v:.2g}" for v in flat) + "…"
+
+
 @dataclass
 class ExportReport:
     """Everything one export produced.
@@ -107,7 +126,8 @@ class ExportReport:
         out_dir: the output folder.
         stopped: the user stopped the export before every artifact was written.
         samples: a few test samples for a "see it work" strip: ``{"index", "label",
-            "baseline_pred", "preds": {artifact name: predicted class}}``.
+            "baseline_pred", "preds": {artifact name: predicted class}}``; with several outputs
+            each class is ``{output name: class}`` (the outputs that classify).
     """
 
     baseline: dict

@@ -10,7 +10,7 @@ from prune_studio.models.describe import (
     WeightInfo,
     describe_model,
 )
-from prune_studio.models.loading import LoadedModel, ModelLoadError, load_model
+from prune_studio.models.loading import LoadedModel, ModelLoadError, load_model, open_model
 
 __all__ = [
     "CompileSettings",
@@ -22,4 +22,5 @@ __all__ = [
     "describe_model",
     "infer_compile_settings",
     "load_model",
+    "open_model",
 ]

@@ -156,7 +156,7 @@ class ModelDescription:
         )
 
 
-def _shape_list(shape):
+def shape_list(shape):
     """A shape (TensorShape, tuple, or list of them) as nested JSON-able lists."""
     if shape is None:
         return None
@@ -168,13 +168,13 @@ def _shape_list(shape):
     if isinstance(shape, (list, tuple)):
         if all(d is None or isinstance(d, int) for d in shape):
             return [None if d is None else int(d) for d in shape]
-        return [_shape_list(s) for s in shape]
+        return [shape_list(s) for s in shape]
     return None
 
 
 def _output_shape(layer):
     try:
-        return _shape_list(layer.output_shape)
+        return shape_list(layer.output_shape)
     except (AttributeError, RuntimeError, ValueError):
         # Shared layers have one output shape per call; unbuilt layers have none.
         return None
@@ -237,8 +237,6 @@ def layer_reason(layer, engine_reason: str) -> str:
 
 
 def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:
-    from prune_studio.pruning.registry import prunability, prunable_weights
-
     path = f"{parent_path}/{layer.name}" if parent_path else layer.name
     params = layer.count_params() if layer.built else 0
     if isinstance(layer, keras.Model):
@@ -253,6 +251,15 @@ def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:
             reason="This is a group of layers; choose the layers inside it.",
             children=children,
         )
+    return layer_info(layer, parent_path, _output_shape(layer))
+
+
+def layer_info(layer, parent_path: str, output_shape) -> LayerInfo:
+    """The LayerInfo of one built layer that is not a model, given its output shape."""
+    from prune_studio.pruning.registry import prunability, prunable_weights
+
+    path = f"{parent_path}/{layer.name}" if parent_path else layer.name
+    params = layer.count_params() if layer.built else 0
     prunable, reason = prunability(layer)
     weights = []
     if prunable:
@@ -264,7 +271,7 @@ def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:
         name=layer.name,
         path=path,
         type=type(layer).__name__,
-        output_shape=_output_shape(layer),
+        output_shape=output_shape,
         params=params,
         prunable=bool(prunable),
         reason=layer_reason(layer, reason) if not prunable else "",
@@ -283,8 +290,13 @@ def describe_model(model, path=None) -> ModelDescription:
         A ModelDescription; the root is the model, its children the model's layers.
     """
     from prune_studio.compat import keras
+    from prune_studio.pruning.cloning import locked_in_subclassed
 
     children = [_describe_layer(layer, "", keras) for layer in model.layers]
+    locked = locked_in_subclassed(model)
+    for info in (i for child in children for i in child.walk()):
+        if info.name in locked and info.prunable:
+            info.prunable, info.reason, info.weights = False, locked[info.name], []
     root = LayerInfo(
         name=model.name,
         path="",

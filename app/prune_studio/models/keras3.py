@@ -285,6 +285,19 @@ def _copy_h5_weights(model, root, path: Path) -> None:
                 _set(leaf, mine, path)
 
 
+def tf_keras_config(model_config: dict, custom: dict) -> dict | None:
+    """The tf-keras dialect of a Keras 3 Sequential/Functional config (to describe it without
+    rebuilding), or None when it cannot be carried over (``rebuild`` then names the reason)."""
+    if model_config.get("class_name") not in ("Sequential", "Functional"):
+        return None
+    try:
+        converted = convert_model_config(model_config, _classes(custom))
+        check_graph(converted)
+    except (_Unsupported, KeyError, TypeError, ValueError):
+        return None
+    return converted
+
+
 def rebuild(path: Path, fmt: str, model_config: dict, custom: dict):
     """Build the tf-keras twin of a Keras 3 model from its config and copy its weights.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from prune_studio.models.compile_settings import (
 )
 from prune_studio.models.config_scan import Finding, describe_findings, scan_config
 from prune_studio.models.safety import check_graph, load_custom_objects
-from prune_studio.models.savedmodel import load_savedmodel
+from prune_studio.models.savedmodel import open_savedmodel
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -42,23 +43,74 @@ class ModelLoadError(PruneStudioError):
     """A model file or folder cannot be opened; the message says which and why."""
 
 
-@dataclass
 class LoadedModel:
-    """A model opened from disk.
+    """A model opened from disk; the tf-keras model itself is built on first use.
+
+    Opening checks the file (its kind, its config, the code scan) at once; building the model
+    (every layer, every weight read) waits until ``model`` is first read, so a window or
+    ``inspect`` can show the layers from :meth:`describe` in well under a second. Reading
+    ``model`` from several threads builds it once.
 
     Attributes:
-        model: The tf-keras model, compiled with ``compile_settings`` and Adam.
         path: The file or folder it came from.
         fmt: ``"keras"``, ``"h5"`` or ``"savedmodel"``.
         saved_with: Which Keras wrote it, e.g. ``"tf-keras 2.21.0"`` or ``"keras 3.15.1"``.
-        compile_settings: The loss and metrics saved with the model, or inferred.
     """
 
-    model: object
-    path: Path
-    fmt: str
-    saved_with: str
-    compile_settings: CompileSettings
+    def __init__(self, path: Path, fmt: str, saved_with: str, build, training=None, config=None, custom=None):
+        self.path, self.fmt, self.saved_with = path, fmt, saved_with
+        self._build, self._training, self._config, self._custom = build, training, config, dict(custom or {})
+        self._model = None
+        self._settings = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_built(self) -> bool:
+        """Whether the tf-keras model has been built (``model`` returns at once)."""
+        return self._model is not None
+
+    @property
+    def model(self):
+        """The tf-keras model, compiled with ``compile_settings`` and Adam (built on first read).
+
+        Raises:
+            ModelLoadError: The weights or layers cannot be loaded after all.
+        """
+        with self._lock:
+            if self._model is None:
+                model = self._build()
+                _check_inputs(self.path, model)
+                self._settings = _compile(model, self._training)
+                self._model = model
+            return self._model
+
+    @property
+    def compile_settings(self) -> CompileSettings:
+        """The loss and metrics saved with the model, or inferred (builds the model)."""
+        _ = self.model
+        return self._settings
+
+    def describe(self):
+        """The :class:`~prune_studio.models.describe.ModelDescription` of the model, from its
+        config when that can be read without building the model, else from the built model."""
+        from prune_studio.models.describe import describe_model
+        from prune_studio.models.quick_describe import describe_config
+
+        if self._model is None and self._config is not None:
+            description = describe_config(self._config, self._custom, self.path)
+            if description is not None:
+                return description
+        return describe_model(self.model, self.path)
+
+
+def _compile(model, training) -> CompileSettings:
+    settings = settings_from_saved(training, getattr(model, "output_names", None)) or infer_compile_settings(model)
+    try:
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
+    except Exception:  # a saved loss tf-keras does not know: fall back to an inferred one
+        settings = infer_compile_settings(model)
+        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
+    return settings
 
 
 @dataclass
@@ -229,11 +281,25 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
             loader (running it is a trusted action the user chose).
 
     Returns:
-        LoadedModel with the model compiled (Adam, plus its saved or inferred loss/metrics).
+        LoadedModel with the model built and compiled (Adam, plus its saved or inferred
+        loss/metrics).
 
     Raises:
         ModelLoadError: The path is missing, not a model, damaged, holds code without
             ``trust``, or the model has no defined input shape.
+    """
+    loaded = open_model(path, trust, custom_objects_file)
+    _ = loaded.model
+    return loaded
+
+
+def open_model(path, trust: bool = False, custom_objects_file=None) -> LoadedModel:
+    """Check a model file or folder and return it with the tf-keras model not built yet.
+
+    Everything that can be told from the file without building the model is checked here (it
+    exists, its kind, its config, the code scan, the input shape, the layer graph); the model is
+    built when ``LoadedModel.model`` is first read, and ``LoadedModel.describe()`` usually needs
+    no build at all. Arguments and errors as :func:`load_model`.
     """
     from prune_studio.models import keras3
 
@@ -244,30 +310,26 @@ def load_model(path, trust: bool = False, custom_objects_file=None) -> LoadedMod
         )
     custom = _custom_objects(custom_objects_file)
     if p.is_dir():
-        model, training = load_savedmodel(p, trust, custom)
-        fmt, saved_with = "savedmodel", "tf-keras (SavedModel)"
+        plan = open_savedmodel(p, trust, custom)
+        return LoadedModel(p, "savedmodel", "tf-keras (SavedModel)", plan.build, plan.training, plan.config, custom)
+    header = read_header(p)
+    _refuse_code(p, header, trust, custom)
+    if not _declares_input(header.model_config):
+        raise _fail(p, _NO_INPUT)
+    if header.keras_version.startswith("3"):
+        saved_with = f"keras {header.keras_version}"
+        config = keras3.tf_keras_config(header.model_config, custom)
+
+        def build():
+            return keras3.rebuild(p, header.fmt, header.model_config, custom)
     else:
-        header = read_header(p)
-        _refuse_code(p, header, trust, custom)
-        if not _declares_input(header.model_config):
-            raise _fail(p, _NO_INPUT)
-        fmt = header.fmt
-        training = header.compile_config
-        if header.keras_version.startswith("3"):
-            saved_with = f"keras {header.keras_version}"
-            model = keras3.rebuild(p, header.fmt, header.model_config, custom)
-        else:
-            saved_with = f"tf-keras {header.keras_version}".strip()
-            try:
-                check_graph(header.model_config)
-            except ValueError as exc:
-                raise _fail(p, f"has a damaged layer graph: {exc}.") from None
-            model = _load_tf_keras(p, header, trust, custom)
-    _check_inputs(p, model)
-    settings = settings_from_saved(training, getattr(model, "output_names", None)) or infer_compile_settings(model)
-    try:
-        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
-    except Exception:  # a saved loss tf-keras does not know: fall back to an inferred one
-        settings = infer_compile_settings(model)
-        model.compile(optimizer="adam", loss=settings.keras_loss(), metrics=settings.keras_metrics())
-    return LoadedModel(model=model, path=p, fmt=fmt, saved_with=saved_with, compile_settings=settings)
+        saved_with = f"tf-keras {header.keras_version}".strip()
+        try:
+            check_graph(header.model_config)
+        except ValueError as exc:
+            raise _fail(p, f"has a damaged layer graph: {exc}.") from None
+        config = header.model_config
+
+        def build():
+            return _load_tf_keras(p, header, trust, custom)
+    return LoadedModel(p, header.fmt, saved_with, build, header.compile_config, config, custom)

@@ -64,13 +64,15 @@ def load_custom_objects(py_file) -> dict:
 def _refs(node) -> list:
     """The ``[layer, call, tensor, ...]`` references in one tf-keras inbound node."""
     if isinstance(node, list) and node and isinstance(node[0], str):
-        return [node]
+        return [] if node[0] == "_CONSTANT_VALUE" else [node]  # a constant operand, not a call
     if isinstance(node, list):
         return [ref for item in node for ref in _refs(item)]
     return []
 
 
-def _skips_first_call(entry: dict) -> bool:
+def skips_first_call(entry: dict) -> bool:
+    """Whether a nested model's node 0 is its own creation (it was built on an Input), so the
+    outer model's calls to it are numbered from 1."""
     layers = (entry.get("config") or {}).get("layers") or []
     if entry.get("class_name") == "Functional":
         return True
@@ -99,7 +101,7 @@ def check_graph(model_config: dict) -> None:
     calls = {}
     for entry in layers:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
-        first = int(_skips_first_call(entry))
+        first = int(skips_first_call(entry))
         calls[name] = (entry.get("class_name"), first, entry.get("inbound_nodes") or [])
     waiting: dict = {}
     for name, (_, first, nodes) in calls.items():

@@ -9,7 +9,9 @@ Input layers from their saved call signature.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from prune_studio.models.config_scan import scan_config
 
@@ -20,8 +22,24 @@ def short_error(exc: BaseException) -> str:
     return text[:300].rstrip(".")
 
 
-def load_savedmodel(path: Path, trust: bool, custom: dict):
-    """``(model, training_config)`` of a Keras SavedModel folder, after scanning every node.
+@dataclass
+class SavedModelPlan:
+    """A scanned SavedModel folder, not loaded yet.
+
+    Attributes:
+        build: Call to load the model (raises ModelLoadError).
+        training: The saved training config, or None.
+        config: The tf-keras config of a Sequential/Functional model (for describing it without
+            loading), or None.
+    """
+
+    build: Callable
+    training: dict | None
+    config: dict | None
+
+
+def open_savedmodel(path: Path, trust: bool, custom: dict) -> SavedModelPlan:
+    """Scan every node of a Keras SavedModel folder's metadata; load nothing yet.
 
     Raises:
         ModelLoadError: not a Keras SavedModel, damaged metadata, code without trust, or a
@@ -54,13 +72,34 @@ def load_savedmodel(path: Path, trust: bool, custom: dict):
     if findings:
         raise ModelLoadError(refusal(f"SavedModel folder '{path.name}'", list(dict.fromkeys(findings))))
     root = nodes[0] if nodes else {}
-    model = _rebuild_from_config(path, root, custom)
-    if model is None:
-        try:
-            model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
-        except Exception as exc:  # tf-keras raises many types for a bad folder
-            raise ModelLoadError(f"SavedModel folder '{path.name}' could not be loaded: {short_error(exc)}.") from None
-    return _with_inputs(model), root.get("training_config")
+
+    def build():
+        model = _rebuild_from_config(path, root, custom)
+        if model is None:
+            try:
+                model = keras.models.load_model(str(path), custom_objects=custom, compile=False)
+            except Exception as exc:  # tf-keras raises many types for a bad folder
+                raise ModelLoadError(
+                    f"SavedModel folder '{path.name}' could not be loaded: {short_error(exc)}."
+                ) from None
+        return _with_inputs(model)
+
+    return SavedModelPlan(build, root.get("training_config"), _graph_config(root))
+
+
+def _graph_config(root: dict) -> dict | None:
+    """The decoded Sequential/Functional config of a graph network's root node, else None."""
+    from tf_keras.src.saving.legacy.saved_model import json_utils
+
+    config = root.get("model_config")
+    if not root.get("is_graph_network") or not isinstance(config, dict):
+        return None
+    if config.get("class_name") not in ("Sequential", "Functional", "Model"):
+        return None
+    try:
+        return json_utils.decode(json.dumps(config))
+    except Exception:  # noqa: BLE001 - an odd encoding: describe the loaded model instead
+        return None
 
 
 def _rebuild_from_config(path: Path, root: dict, custom: dict):

@@ -15,6 +15,33 @@ def is_clonable_model(model):
     return isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)
 
 
+def locked_in_subclassed(model) -> dict:
+    """``{layer name: sentence}`` for the layers inside a subclassed model that sits in a
+    Sequential/Functional model (as a subclassed SavedModel is revived: one Input, then the
+    model), which cannot be pruned there.
+
+    Such a model's layers are called from its Python ``call()``: cloning the outer model cannot
+    copy it (tf-keras raises NotImplementedError) and wrapping it as one layer prunes nothing.
+    A built subclassed model opened on its own is pruned in place (see :func:`edit_in_place`).
+    """
+    if not is_clonable_model(model):
+        return {}
+    found = {}
+    for layer in model._flatten_layers(include_self=False, recursive=False):
+        if isinstance(layer, keras.Model) and is_clonable_model(layer):
+            found.update(locked_in_subclassed(layer))
+        elif isinstance(layer, keras.Model):
+            kind = type(layer).__name__
+            reason = (f"It sits inside the subclassed model {kind} '{layer.name}', whose layers are called from "
+                      "Python code (its call() method) that Prune Studio cannot rewire, so it cannot be pruned "
+                      "there; rebuild the model as a Functional or Sequential model "
+                      "(keras.Model(inputs, outputs)), copy the weights over and save that as .keras.")
+            for inner in layer._flatten_layers(include_self=False, recursive=True):
+                if not isinstance(inner, keras.Model):
+                    found[inner.name] = reason
+    return found
+
+
 def fresh_copy(layer):
     """A new, unbuilt layer with ``layer``'s config, or ``layer`` itself if that fails."""
     try:

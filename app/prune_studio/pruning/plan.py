@@ -110,7 +110,11 @@ def prunable_layers_by_name(model):
     Walks Keras' layer lists only: ``model.submodules`` would also walk every attribute of every
     layer, which the first time costs TensorFlow 100-200 ms of class checks holding the GIL.
     """
-    return {layer.name: layer for layer in _leaf_layers(model) if registry.prunability(layer)[0]}
+    from prune_studio.pruning.cloning import locked_in_subclassed
+
+    locked = locked_in_subclassed(model)
+    return {layer.name: layer for layer in _leaf_layers(model)
+            if layer.name not in locked and registry.prunability(layer)[0]}
 
 
 def _leaf_layers(model):
@@ -141,6 +145,12 @@ def apply_plan(model, plan, strict=False):
     unknown = sorted(set(plan.layers) - names)
     if unknown:
         raise PlanError(f"The plan names layers the model does not have: {', '.join(unknown)}.")
+    from prune_studio.pruning.cloning import locked_in_subclassed
+
+    locked = locked_in_subclassed(model)
+    asked = [name for name, layer_plan in plan.layers.items() if layer_plan.enabled and name in locked]
+    if asked:
+        raise PlanError(f"Layer '{asked[0]}' cannot be pruned: {locked[asked[0]][0].lower()}{locked[asked[0]][1:]}")
 
     def params_for(layer):
         layer_plan = plan.layers.get(layer.name)

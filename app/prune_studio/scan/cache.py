@@ -30,11 +30,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "prune-studio" / "scan"
 
 
+def _arrays(value) -> list:
+    """One array, or the arrays of a dict by input/output name (in name order, names hashed too)."""
+    if isinstance(value, dict):
+        return [np.frombuffer(name.encode(), np.uint8) if k % 2 == 0 else value[name]
+                for name in sorted(value) for k in range(2)]
+    return [value]
+
+
 def scan_key(weights: Iterable[np.ndarray], x: np.ndarray, y: np.ndarray,
              sparsities: Sequence[float], mode: str = "") -> str:
     """A hex digest naming one (model weights, data sample, sparsities, measuring mode) combination."""
     digest = hashlib.sha256((_FORMAT + mode).encode())
-    for array in (*weights, x, y):
+    for array in (*weights, *_arrays(x), *_arrays(y)):
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from prune_studio.compat import keras, tf
+from prune_studio.data import arrays
 from prune_studio.errors import PruneStudioError
 from prune_studio.pruning import masks, registry
 from prune_studio.pruning.plan import prunable_layers_by_name
@@ -98,7 +99,7 @@ def sensitivity_scan(
         raise ScanError(f"The model '{model.name}' has no layer that can be pruned, so there is nothing to scan.")
     names = _check_layers(layers, by_name)
     x, y = dataset.sample(int(max_samples), split=split)
-    if len(x) == 0:
+    if arrays.count(x) == 0:
         raise ScanError("The data has no test examples to measure the model on; give data with a test part.")
     metric_name, higher_is_better, score = _metric_for(model, y)
 
@@ -112,8 +113,8 @@ def sensitivity_scan(
               for name, layer in by_name.items()}
     if known is None:
         baseline = measure()
-        known = ScanResult(metric_name, baseline, {}, params, higher_is_better, len(x))
-    result = ScanResult(metric_name, known.baseline, {}, params, higher_is_better, len(x))
+        known = ScanResult(metric_name, baseline, {}, params, higher_is_better, arrays.count(x))
+    result = ScanResult(metric_name, known.baseline, {}, params, higher_is_better, arrays.count(x))
     todo = [name for name in names if name not in known.curves]
     steps = max(1, len(todo) * (len(grid) - 1))
     done = 0
@@ -150,9 +151,12 @@ def point_measure(model: keras.Model, dataset: Any, x: np.ndarray, y: np.ndarray
                   reestimate_batchnorm: bool = True) -> Callable[[], float]:
     """A function scoring ``model`` on ``(x, y)`` as it is now, after fresh BatchNorm statistics.
 
-    The statistics are put back after each measurement, so the model is left as found.
+    The statistics are put back after each measurement, so the model is left as found. ``x``
+    and ``y`` may be dicts by input and output name (a model with several inputs or outputs).
     """
     predict = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    names = list(getattr(model, "output_names", None) or [])
+    total = arrays.count(x)
     estimator = batchnorm.BatchNormEstimator(model) if reestimate_batchnorm else None
     sample = (batchnorm.training_sample(dataset, BATCHNORM_SAMPLES)
               if estimator is not None and estimator.layers else None)
@@ -162,11 +166,13 @@ def point_measure(model: keras.Model, dataset: Any, x: np.ndarray, y: np.ndarray
         try:
             if sample is not None:
                 estimator(sample)
-            outputs = [np.asarray(predict(tf.constant(x[i:i + _BATCH]))) for i in range(0, len(x), _BATCH)]
+            outputs = [_by_output(predict(tf.nest.map_structure(tf.constant, arrays.take(x, slice(i, i + _BATCH)))),
+                                  names)
+                       for i in range(0, total, _BATCH)]
         finally:
             if saved is not None:
                 batchnorm.restore_statistics(model, saved)
-        return score(np.concatenate(outputs), y)
+        return score(arrays.concat(outputs), y)
 
     return measure
 
@@ -223,11 +229,46 @@ def _check_layers(layers: Sequence[str] | None, by_name: dict[str, Any]) -> list
     return list(dict.fromkeys(layers))
 
 
-def _metric_for(model: keras.Model, y: np.ndarray) -> tuple[str, bool, Callable[[np.ndarray, np.ndarray], float]]:
-    """Choose accuracy for classifiers and mean squared error otherwise."""
-    if isinstance(model.output_shape, list):
-        raise ScanError(f"The model '{model.name}' has {len(model.output_shape)} outputs; the scan needs a model with one output.")
-    units = model.output_shape[-1]
+def _by_output(outputs, names: list[str]):
+    """Predictions as one array, or a dict by output name for a model with several outputs."""
+    if isinstance(outputs, dict):
+        return {name: np.asarray(value) for name, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        if len(outputs) == 1:
+            return np.asarray(outputs[0])
+        return {name: np.asarray(value) for name, value in zip(names, outputs)}
+    return np.asarray(outputs)
+
+
+def _metric_for(model: keras.Model, y: Any) -> tuple[str, bool, Callable[[Any, Any], float]]:
+    """Choose accuracy for classifiers and mean squared error otherwise.
+
+    With several outputs (labels by output name) the score is the mean accuracy of the outputs
+    that classify, as the fine-tune's headline accuracy; when none does, the mean of the
+    outputs' mean squared errors.
+    """
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) > 1 or arrays.is_named(y):
+        return _multi_output_metric(model, y, names)
+    shape = model.output_shape[0] if isinstance(model.output_shape, list) else model.output_shape
+    return _single_metric(shape[-1], y)
+
+
+def _multi_output_metric(model: keras.Model, y: Any, names: list[str]):
+    shapes = model.output_shape
+    shapes = dict(zip(names, shapes)) if isinstance(shapes, (list, tuple)) else dict(shapes)
+    missing = [name for name in names if not arrays.is_named(y) or name not in y]
+    if missing:
+        raise ScanError(f"The model '{model.name}' has the outputs {', '.join(names)}, but the data has no labels "
+                        f"for {', '.join(missing)}; give labels by output name (y_test/<output name>).")
+    each = {name: _single_metric(shapes[name][-1], y[name]) for name in names}
+    accurate = [name for name, (metric, _, _) in each.items() if metric == "accuracy"]
+    if accurate:
+        return "accuracy", True, lambda p, t: float(np.mean([each[n][2](p[n], t[n]) for n in accurate]))
+    return "mean squared error", False, lambda p, t: float(np.mean([each[n][2](p[n], t[n]) for n in names]))
+
+
+def _single_metric(units, y) -> tuple[str, bool, Callable[[np.ndarray, np.ndarray], float]]:
     labels = np.asarray(y)
     integer_labels = labels.size and np.all(np.mod(labels, 1) == 0)
     if units and units > 1 and (labels.ndim == 1 or labels.shape[-1] == 1) and integer_labels:

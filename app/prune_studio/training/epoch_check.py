@@ -74,11 +74,14 @@ class EpochCheck(keras.callbacks.Callback):
         batch_size: the evaluation batch size.
         guard: an :class:`~prune_studio.training.guard.AccuracyGuard` or ``None``.
         sparsity: a function returning the overall zeros share now.
+        headline: turns the evaluation's metrics into the model's own names plus the headline
+            ``accuracy`` (for several outputs, the mean of theirs), which the guard checks.
     """
 
     def __init__(self, batchnorm: BatchNormPhase | None, validation: tuple[Any, Any] | None, batch_size: int,
-                 guard: Any = None, sparsity: Any = None):
+                 guard: Any = None, sparsity: Any = None, headline: Any = None):
         super().__init__()
+        self.headline = headline or (lambda values: values)
         self.batchnorm = batchnorm
         self.validation = validation
         self.batch_size = batch_size
@@ -99,5 +102,6 @@ class EpochCheck(keras.callbacks.Callback):
             return
         values = self.model.evaluate(x_val, y_val, batch_size=self.batch_size, verbose=0, return_dict=True)
         logs.update({f"val_{k}": float(v) for k, v in values.items()})
-        if self.guard is not None and "accuracy" in values:
-            self.guard.check(float(values["accuracy"]), self.sparsity())
+        named = self.headline({k: float(v) for k, v in values.items()})
+        if self.guard is not None and "accuracy" in named:
+            self.guard.check(float(named["accuracy"]), self.sparsity())

@@ -27,7 +27,7 @@ from prune_studio.training.errors import TrainingError
 from prune_studio.training.evaluate import compile_for, evaluate_keras, translated_errors
 from prune_studio.training.guard import FINAL_DROP_WARNING, AccuracyGuard
 from prune_studio.training.listener import TrainingListener
-from prune_studio.training.metrics import OutputNames, per_output_accuracy
+from prune_studio.training.metrics import OutputNames, per_output_accuracy, with_headline
 from prune_studio.training.optimizers import make_optimizer
 from prune_studio.training.settings import TrainingSettings, steps_per_epoch
 
@@ -162,12 +162,14 @@ def fine_tune(
     listener.on_run_start(settings.epochs * per_epoch, per_epoch, settings.epochs)
     run = RunCallback(listener, control, renamed.logs)
     fit_inputs, validation = _fit_inputs(dataset, settings, keys)
-    # the guard's yardstick: the unpruned model on the same held-out examples (single output)
-    val_baseline = (None if isinstance(getattr(dataset, "y_train", None), dict)
-                    else _validation_accuracy(model, validation, settings.batch_size))
+    # the guard's yardstick: the unpruned model on the same held-out examples (with several
+    # outputs, the mean of their accuracies, as the headline accuracy)
+    val_baseline = _validation_accuracy(model, _own_validation(dataset, settings, validation), settings.batch_size,
+                                        outputs)
     batchnorm = BatchNormPhase(wrapped, dataset, listener) if settings.reestimate_batchnorm else None
     guard = AccuracyGuard(listener, val_baseline, model, plan, settings.learning_rate, settings.epochs * per_epoch)
-    check = EpochCheck(batchnorm, validation, settings.batch_size, guard, lambda: sparsity_snapshot(wrapped)[0])
+    check = EpochCheck(batchnorm, validation, settings.batch_size, guard, lambda: sparsity_snapshot(wrapped)[0],
+                       headline=renamed.logs)
     callbacks = [UpdatePruningStep(), check, run]
     if logdir:
         callbacks.append(PruningSummaries(log_dir=str(logdir)))
@@ -213,11 +215,23 @@ def _history(history: dict, renamed: "OutputNames") -> dict[str, list[float]]:
     return {k: [row[k] for row in rows] for k in (rows[0] if rows else {})}
 
 
-def _validation_accuracy(model: "keras.Model", validation: tuple[Any, Any] | None, batch_size: int) -> float | None:
-    """The unpruned model's accuracy on the held-out examples, the guard's yardstick."""
+def _own_validation(dataset: Any, settings: TrainingSettings, validation: tuple[Any, Any] | None):
+    """The held-out examples with labels by the unpruned model's own output names (the wrapped
+    model's ``validation`` may key them by its renamed outputs)."""
+    y = getattr(dataset, "y_train", None)
+    if validation is None or not isinstance(y, dict):
+        return validation
+    _, _, x_val, y_val = split_validation(dataset.x_train, y, settings.validation_split)
+    return x_val, y_val
+
+
+def _validation_accuracy(model: "keras.Model", validation: tuple[Any, Any] | None, batch_size: int,
+                         outputs: list[str] = ()) -> float | None:
+    """The unpruned model's (headline) accuracy on the held-out examples, the guard's yardstick."""
     if validation is None or len(tf.nest.flatten(validation[0])[0]) == 0:
         return None
-    values = model.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True)
+    values = with_headline(model.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True),
+                           list(outputs))
     return float(values["accuracy"]) if "accuracy" in values else None
 
 

@@ -19,7 +19,7 @@ from prune_studio.ui import layout as window_layout
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.run_controller import RunController
-from prune_studio.ui.session import Session, load_data_task, load_model_task
+from prune_studio.ui.session import Session, build_model_task, load_data_task, load_model_task
 from prune_studio.ui.user_settings import add_recent, app_settings
 from prune_studio.ui.window_plan import PlanMixin
 from prune_studio.ui.window_run import RunMixin
@@ -168,12 +168,13 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         self.modelReady.emit()
         if data_spec is not None:
             self.settings_panel.set_data_spec(data_spec)
-            self.load_data(data_spec)
+            self.load_data(data_spec)  # builds the model in its worker
+        elif not loaded.is_built:
+            self._start_task("Preparing the model…", build_model_task, loaded, on_done=lambda _m: self._update_panels())
         self._update_panels()
 
     def load_data(self, spec: dict) -> None:
-        model = self.session.loaded.model if self.session.loaded is not None else None
-        self._start_task("Loading data…", load_data_task, spec, None, model,
+        self._start_task("Loading data…", load_data_task, spec, None, self.session.loaded,
                          on_done=lambda res: self._on_data_loaded(spec, res))
 
     def _on_data_loaded(self, spec: dict, res) -> None:
@@ -215,7 +216,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
-        if getattr(self, "structured_panel", None) is not None:
+        if getattr(self, "structured_panel", None) is not None and s.loaded.is_built:
             self.structured_panel.set_context(s.loaded.model)
 
     def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
+from prune_studio.export.report import class_text, input_text
 from prune_studio.ui.empty_state import EmptyState
 from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
 
@@ -219,24 +220,24 @@ class SampleStrip(QFrame):
             picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
             pixmap = None
             index = sample.get("index")
-            if x_test is not None and index is not None and 0 <= index < len(x_test):
+            single = x_test is not None and not isinstance(x_test, dict)
+            if single and index is not None and 0 <= index < len(x_test):
                 pixmap = _image_pixmap(x_test[index], self.image_size)
             if pixmap is not None:
                 picture.setPixmap(pixmap)
-            else:
-                values = np.ravel(x_test[index])[:3] if x_test is not None and index is not None and 0 <= index < len(x_test) else []
-                picture.setText(", ".join(f"{v:.2g}" for v in values) + ("…" if len(values) else f"#{index}"))
+            else:  # values, per input name for several inputs
+                picture.setText(input_text(x_test, index if index is not None else -1).replace("; ", "\n"))
             self.grid.addWidget(picture, 0, c)
             truth = sample.get("label")
             guesses = [truth, sample.get("baseline_pred")] + [sample.get("preds", {}).get(n) for n in names]
             for r, guess in enumerate(guesses, start=1):
-                cell = QLabel("" if guess is None else str(guess))
+                cell = QLabel(class_text(guess).replace(", ", "\n"))
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 wrong = r > 1 and guess is not None and guess != truth
                 if wrong:
                     self.mismatches += 1
                     cell.setStyleSheet(f"color: white; background: {BAD_COLOUR}; border-radius: 3px; font-weight: 600;")
-                    cell.setToolTip(f"Predicted {guess}, the true class is {truth}.")
+                    cell.setToolTip(f"Predicted {class_text(guess)}, the true class is {class_text(truth)}.")
                 cell.setProperty("mismatch", wrong)
                 self.cells[(r, c)] = cell
                 self.grid.addWidget(cell, r, c)

@@ -39,17 +39,27 @@ class Session:
 
 
 def load_model_task(path: str, trust: bool) -> tuple[Any, Any]:
-    """Open and describe a model file (runs in a worker; imports TensorFlow)."""
-    from prune_studio.models import describe_model, load_model
+    """Open and describe a model file (runs in a worker; imports TensorFlow).
 
-    loaded = load_model(path, trust=trust)
-    return loaded, describe_model(loaded.model, path=path)
+    The description usually comes from the file's config alone (under a second for ResNet50);
+    the tf-keras model is built afterwards by :func:`build_model_task` or the data task.
+    """
+    from prune_studio.models import open_model
+
+    loaded = open_model(path, trust=trust)
+    return loaded, loaded.describe()
 
 
-def load_data_task(spec: dict, input_shape: Any = None, model: Any = None) -> tuple[Any, list]:
-    """Load a data set and check it against the model (runs in a worker)."""
+def build_model_task(loaded: Any) -> Any:
+    """Build the opened model's layers and read its weights (runs in a worker)."""
+    return loaded.model
+
+
+def load_data_task(spec: dict, input_shape: Any = None, loaded: Any = None) -> tuple[Any, list]:
+    """Load a data set and check it against the opened model, building it if need be (runs in a worker)."""
     from prune_studio.data import DataSpec, check_data, load_data
 
+    model = loaded.model if loaded is not None else None
     dataset = load_data(DataSpec.from_dict(spec), input_shape=input_shape)
     issues = check_data(dataset, model) if model is not None else []
     if model is not None and not issues:
