@@ -99,3 +99,19 @@ def test_resumed_checkpoint_matches_uninterrupted_training(tmp_path, digits):
         assert _state(second)[name][0] == _state(straight)[name][0] == 16
         np.testing.assert_array_equal(_state(second)[name][1][0], _state(straight)[name][1][0])
     np.testing.assert_allclose(second.predict(x, verbose=0), straight.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("save_freq", [5, "epoch"])
+def test_a_checkpoint_callback_listed_first_saves_the_step_reached(tmp_path, digits, save_freq):
+    # The step is counted outside the graph; a checkpoint written by a callback that runs
+    # before UpdatePruningStep (per batch, or at the epoch's end) must still hold it.
+    x, y = digits["x_train"][:96], digits["y_train"][:96]
+    pruned = _pruned_model()
+    path = tmp_path / "first.keras"
+    saver = keras.callbacks.ModelCheckpoint(str(path), save_freq=save_freq, save_weights_only=False)
+    pruned.fit(x, y, batch_size=8, epochs=1, shuffle=False, callbacks=[saver, pruning.UpdatePruningStep()], verbose=0)
+    with pruning.prune_scope():
+        restored = keras.models.load_model(str(path))
+    expected = 10 if save_freq == 5 else 12  # 12 batches per epoch; per-batch saves after 5 and 10
+    assert {name: step for name, (step, _) in _state(restored).items()} == {"conv": expected, "out": expected}
+    assert all(int(w.pruning_step.numpy()) == 12 for w in pruned.layers if isinstance(w, pruning.PruneLowMagnitude))
