@@ -95,6 +95,7 @@ def _cards_fit(qtbot, w):
     for card in view.cards:
         assert card.isVisible() and box.contains(card.geometry()), card.row["name"]
         assert card.height() >= card.heightForWidth(card.width()), card.row["name"]
+        assert card.height() >= card.layout().totalHeightForWidth(card.width()), card.row["name"]
         for label in card.labels():
             assert label.geometry().bottom() <= card.contentsRect().bottom(), (card.row["name"], label.text())
             assert label.heightForWidth(label.width()) <= label.height(), (card.row["name"], label.text(), label.width())

@@ -74,9 +74,13 @@ class CardFlowLayout(QLayout):
         return Qt.Orientation(0)
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
-        return True
+        # Not announced to Qt: a scroll area then sized the whole results page to the preferred
+        # height of everything on it (charts included) and pushed the charts below the fold.
+        # setGeometry sets the box's minimum height to what the cards need instead.
+        return False
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        """The height the cards need at ``width``."""
         return self._arrange(QRect(0, 0, width, 0), apply=False)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
@@ -87,12 +91,14 @@ class CardFlowLayout(QLayout):
 
     def minimumSize(self) -> QSize:  # noqa: N802 - Qt override
         margins = self.contentsMargins()
-        width = self.min_card_width + margins.left() + margins.right()
-        return QSize(width, self.heightForWidth(width))
+        return QSize(self.min_card_width + margins.left() + margins.right(), 0)
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt override
         super().setGeometry(rect)
-        self._arrange(rect, apply=True)
+        needed = self._arrange(rect, apply=True)
+        box = self.parentWidget()
+        if box is not None and box.minimumHeight() != needed:
+            box.setMinimumHeight(needed)  # the box is laid out again, at least this tall
 
     # --- placing ----------------------------------------------------------------------------
     def _shown(self) -> list[QLayoutItem]:

@@ -84,12 +84,10 @@ class ResultCard(QFrame):
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
-        # Only the recommended card says why in full; the others keep their advice in the tooltip and
-        # the table's Note column, so five cards share one row at 1280x800.
-        if self.recommended:
-            note = row.get("advice") or ""
-        else:
-            note = f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else ""
+        # Each card says what it is compared with; the advice is in the tooltip, the table's Note
+        # column and (for the recommended file) the heading above the cards, so the cards stay
+        # short and the charts stay in view at 1280x800.
+        note = f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else ""
         # The labels are children of the card from the start: a parentless label made visible is a
         # window of its own, which on the offscreen platform took the main window's activation away.
         self.title = QLabel(("★ Recommended · " if self.recommended else "") + row["name"], self)
