@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from prune_studio.export.html_report import format_bytes
 from prune_studio.ui.card_layout import CardFlowLayout
+from prune_studio.ui.table_fill import columns_fixed
 from prune_studio.ui.results_charts import AccuracyScatter, SampleStrip, SizeChart, short_name
 
 COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "ms/sample", "Faster", "Verified", "Note")
@@ -66,6 +67,11 @@ def cells(row: dict) -> list[str]:
     ]
 
 
+#: The cards' frames, set once on the box that holds them (a style sheet per card cost ~8 ms each).
+CARD_STYLE = ("QFrame#resultCard { border: 1px solid #b8c0cc; border-radius: 6px; } "
+              "QFrame#resultCardBest { border: 2px solid #1e8e3e; border-radius: 6px; }")
+
+
 class ResultCard(QFrame):
     """One artifact's headline; the recommended one has a green frame and says so.
 
@@ -78,9 +84,7 @@ class ResultCard(QFrame):
         self.row = row
         self.recommended = bool(row.get("recommended"))
         self.headline = headline(row)
-        self.setObjectName("resultCardBest" if self.recommended else "resultCard")
-        colour = "#1e8e3e" if self.recommended else "#b8c0cc"
-        self.setStyleSheet(f"QFrame#{self.objectName()} {{ border: {2 if self.recommended else 1}px solid {colour}; border-radius: 6px; }}")
+        self.setObjectName("resultCardBest" if self.recommended else "resultCard")  # framed by CARD_STYLE
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -137,6 +141,7 @@ class ResultsView(QWidget):
         self.cards_box = QWidget()
         self.cards_layout = CardFlowLayout(self.cards_box, max_columns=CARDS_PER_ROW)
         self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        self.cards_box.setStyleSheet(CARD_STYLE)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -186,7 +191,8 @@ class ResultsView(QWidget):
             text += f" Use <b>{best['name']}</b>: {best.get('advice') or headline(best)}"
         self.heading.setText(text)
         self._fill_cards(files)
-        self._fill_table(rows)
+        with columns_fixed(self.table):
+            self._fill_table(rows)
         self.size_chart.show_rows(rows)
         self.scatter.show_rows(rows)
         samples = list(getattr(report, "samples", None) or [])
