@@ -74,3 +74,48 @@ def test_call_after_paint_waits_for_a_paint_and_falls_back_to_a_timeout(qtbot):
     qtbot.waitUntil(lambda: calls == ["painted", "timed out"], timeout=3_000)
     qtbot.wait(100)
     assert calls == ["painted", "timed out"]  # each callback runs once
+
+
+def test_prepare_sets_up_the_planned_run_while_idle_so_run_only_clears(qtbot):
+    from PySide6.QtWidgets import QStackedWidget
+
+    from prune_studio.ui.charts import CURVES_PER_TURN, LEGEND_LAYERS
+
+    stack = QStackedWidget()  # the charts as a hidden tab, as in the window before Run
+    qtbot.addWidget(stack)
+    front, panel = QStackedWidget(), ChartPanel()
+    stack.addWidget(front)
+    stack.addWidget(panel)
+    stack.resize(900, 600)
+    stack.show()
+    qtbot.waitExposed(stack)
+    names = [f"layer_{i}" for i in range(CURVES_PER_TURN * 2 + 1)]  # a big model: more layers than a legend holds
+    target = (np.array([0, 300]), np.array([0.0, 0.8]))
+    panel.prepare(names, target, total_steps=300)
+    assert len(panel.layer_curves) < len(names)  # a few curves per event-loop turn, not all at once
+    qtbot.waitUntil(lambda: panel._job is None, timeout=5_000)
+    assert list(panel.layer_curves) == names and len(names) > LEGEND_LAYERS
+    assert panel.layer_plot.legend.items == []  # no 13-name legend over the lines
+    assert all(empty.label.isVisible() for empty in panel.empty_states)  # still "Press Run"
+    low, high = panel.loss_plot.viewRange()[0]
+    assert low <= 0 and 300 <= high < 310  # the planned run's step axis
+    assert panel.size() == stack.size()
+    axes = [plot.getAxis(name) for plot in panel._plots for name in ("left", "bottom")]
+    assert all(axis.picture is not None for axis in axes)  # painted once, off screen
+    curves = dict(panel.layer_curves)
+    panel.reset(names, target, total_steps=300)  # Run with the plan as prepared
+    assert panel.layer_curves == curves and not any(empty.label.isVisible() for empty in panel.empty_states)
+    stack.setCurrentWidget(panel)  # the charts tab comes forward without laying the plots out again
+    assert all(axis.picture is not None for axis in axes)
+    # a run's results stay on screen: preparing the next run does not clear them
+    _feed(panel, range(3))
+    shown = list(panel.layer_curves)
+    panel.prepare(["dense1"], None, total_steps=10)
+    assert panel._job is None and list(panel.layer_curves) == shown and panel.points_received == 6
+
+
+def test_a_small_plan_keeps_a_legend_of_its_layers(qtbot):
+    panel = _panel(qtbot)
+    panel.prepare(LAYERS, None, total_steps=100)
+    qtbot.waitUntil(lambda: panel._job is None, timeout=5_000)
+    assert [label.text for _sample, label in panel.layer_plot.legend.items] == LAYERS

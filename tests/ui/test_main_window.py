@@ -182,6 +182,8 @@ def test_save_and_reopen_recipe(qtbot, demo_window, make_window, tmp_path):
     other = make_window()
     with qtbot.waitSignal(other.dataReady, timeout=60_000):
         other.open_recipe(path)
+        # read in a worker: its plan's schedules import TensorFlow, which froze the window for seconds
+        assert other.is_busy() and other._pending_recipe is None
     assert other.session.plans["dense1"].enabled
     assert other.session.plans["dense1"].schedule == w.session.plans["dense1"].schedule
     assert other.settings_panel.training_settings() == w.settings_panel.training_settings()

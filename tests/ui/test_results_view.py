@@ -6,6 +6,7 @@ import re
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from prune_studio.export import ExportSettings
 from prune_studio.export.report import Artifact
@@ -79,3 +80,39 @@ def test_the_sample_strip_shows_only_stored_samples_and_marks_wrong_guesses(qtbo
     assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pictures)  # digits: images
     for (row, _col), cell in view.strip.cells.items():
         assert bool(cell.property("mismatch")) == ("background" in cell.styleSheet())
+
+
+def _cards_fit(qtbot, w):
+    """Every line of every card is as tall as its wrapped text, and every card is inside the window."""
+    view = w.results
+    qtbot.waitUntil(lambda: view.cards and view.cards[0].width() > 0)
+    qtbot.wait(50)  # the layouts settle on the event loop
+    scroll = view.parentWidget().parentWidget()
+    assert scroll.horizontalScrollBar().maximum() == 0  # nothing is off to the side
+    widths = {card.width() for card in view.cards}
+    assert max(widths) - min(widths) <= 1  # equal columns: no card squeezed narrower than the others
+    box = view.cards_box.rect()
+    for card in view.cards:
+        assert card.isVisible() and box.contains(card.geometry()), card.row["name"]
+        assert card.height() >= card.heightForWidth(card.width()), card.row["name"]
+        assert card.height() >= card.layout().totalHeightForWidth(card.width()), card.row["name"]
+        for label in card.labels():
+            assert label.geometry().bottom() <= card.contentsRect().bottom(), (card.row["name"], label.text())
+            assert label.heightForWidth(label.width()) <= label.height(), (card.row["name"], label.text(), label.width())
+    return {card.y() for card in view.cards}
+
+
+def test_no_card_cuts_its_wrapped_text_off_at_1280x800_or_1600x1000(qtbot, exported):
+    w, _report = exported
+    assert (w.width(), w.height()) == (1280, 800)
+    rows = _cards_fit(qtbot, w)
+    assert len(rows) == 1  # five cards share one row at 1280 px
+    w.resize(1600, 1000)
+    qtbot.waitUntil(lambda: w.results.cards[0].width() > 280)
+    assert len(_cards_fit(qtbot, w)) == 1
+    # presentation mode's larger fonts: fewer cards share a row, each still shows all its text
+    w.results.set_scale(1.5)
+    qtbot.waitUntil(lambda: len({card.y() for card in w.results.cards}) > 1)
+    assert len(_cards_fit(qtbot, w)) == 2
+    # no card (nor one of its labels) became a window of its own while the view was filled
+    assert [x.objectName() or type(x).__name__ for x in QApplication.topLevelWidgets() if x.isVisible() and x is not w] == []

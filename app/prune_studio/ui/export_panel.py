@@ -41,6 +41,7 @@ from prune_studio.export.report import ExportReport
 from prune_studio.export.settings import TFLITE_KINDS, ExportSettings
 from prune_studio.training.control import RunControl
 from prune_studio.ui.empty_state import EmptyState
+from prune_studio.ui.table_fill import columns_fixed
 from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
 from prune_studio.ui.user_settings import app_settings, export_folder_for, remember_export_folder
 from prune_studio.ui.worker import Worker
@@ -381,16 +382,8 @@ class ExportPanel(QWidget):
         self.report = report
         rows = report.rows()
         self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, text in enumerate(table_cells(row)):
-                item = QTableWidgetItem(text)
-                if 0 < c < len(TABLE_HEADERS) - 1:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if not row.get("ok"):
-                    item.setForeground(QColor("#b00020"))
-                if c == len(TABLE_HEADERS) - 1 or c == 0:
-                    item.setToolTip(row.get("path") or text)
-                self.table.setItem(r, c, item)
+        with columns_fixed(self.table):
+            self._fill_table(rows)
         sized = [row for row in rows if row.get("bytes")]
         ys = list(range(len(sized)))
         self._raw_bars.setOpts(x0=[0] * len(ys), y=[y - 0.2 for y in ys], width=[row["bytes"] / 1000 for row in sized])
@@ -402,6 +395,18 @@ class ExportPanel(QWidget):
         self.chart_empty.set_empty(not sized)
         self.chart.getPlotItem().legend.setVisible(bool(sized))
         self._update_enabled()
+
+    def _fill_table(self, rows: list[dict]) -> None:
+        for r, row in enumerate(rows):
+            for c, text in enumerate(table_cells(row)):
+                item = QTableWidgetItem(text)
+                if 0 < c < len(TABLE_HEADERS) - 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if not row.get("ok"):
+                    item.setForeground(QColor("#b00020"))
+                if c == len(TABLE_HEADERS) - 1 or c == 0:
+                    item.setToolTip(row.get("path") or text)
+                self.table.setItem(r, c, item)
 
     def chart_png(self) -> bytes:
         """The size chart rendered as PNG bytes."""

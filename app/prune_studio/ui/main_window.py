@@ -19,7 +19,7 @@ from prune_studio.ui import layout as window_layout
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.run_controller import RunController
-from prune_studio.ui.session import Session, build_model_task, load_data_task, load_model_task
+from prune_studio.ui.session import Session, build_model_task, load_data_task, load_model_task, load_recipe_task
 from prune_studio.ui.user_settings import add_recent, app_settings
 from prune_studio.ui.window_plan import PlanMixin
 from prune_studio.ui.window_run import RunMixin
@@ -200,6 +200,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
             self._sync_schedules_to_training()
         self._update_panels()
         self._update_actions()
+        self._plan_charts_soon()
         if self._pending_suggest is not None:
             goal, self._pending_suggest = self._pending_suggest, None
             self.log_panel.append_line("This recipe asks for a suggested plan: the sensitivity scan fills the layer list.")
@@ -216,7 +217,11 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
-        if getattr(self, "structured_panel", None) is not None and s.loaded.is_built:
+        # The channel analysis depends on the model only: once per model, not again after every
+        # data load and run (for MobileNetV2 it is ~100 ms on the GUI thread).
+        if (getattr(self, "structured_panel", None) is not None and s.loaded.is_built
+                and getattr(self, "_structured_model", None) is not s.loaded.model):
+            self._structured_model = s.loaded.model
             self.structured_panel.set_context(s.loaded.model)
 
     def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:
@@ -235,19 +240,21 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
 
     # --- recipes -------------------------------------------------------------------------
     def open_recipe(self, path: str | Path) -> None:
-        from prune_studio.recipe import load_recipe
+        """Open a recipe, then its model and data, in the background.
 
-        try:
-            recipe = load_recipe(path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            show_error(self, "Open recipe", exc)
-            return
+        Reading a recipe's plan builds pruning schedules, which imports TensorFlow: on the GUI
+        thread that froze the window for 5-12 s the first time (``--demo`` does it at start-up).
+        """
+        self._start_task(f"Opening {Path(path).name}…", load_recipe_task, str(path),
+                         on_done=lambda recipe: self._on_recipe_read(Path(path), recipe))
+
+    def _on_recipe_read(self, path: Path, recipe) -> None:
         if recipe.plan is None and self.scan_panel is None:
             show_error(self, "Open recipe", ValueError("this recipe asks for a suggested plan, which needs the sensitivity scan"))
             return
         self.session.trust = recipe.trust
         self._pending_recipe = recipe
-        self._recipe_path = Path(path)
+        self._recipe_path = path
         self.open_model(recipe.model_file())
 
     def save_recipe(self, path: str | Path | None = None) -> Path | None:

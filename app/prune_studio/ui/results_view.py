@@ -10,11 +10,10 @@ reads an :class:`~prune_studio.export.ExportReport`; the fields later exports ad
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from prune_studio.export.html_report import format_bytes
+from prune_studio.ui.card_layout import CardFlowLayout
+from prune_studio.ui.table_fill import columns_fixed
 from prune_studio.ui.results_charts import AccuracyScatter, SampleStrip, SizeChart, short_name
 
 COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "ms/sample", "Faster", "Verified", "Note")
@@ -66,37 +67,54 @@ def cells(row: dict) -> list[str]:
     ]
 
 
+#: The cards' frames, set once on the box that holds them (a style sheet per card cost ~8 ms each).
+CARD_STYLE = ("QFrame#resultCard { border: 1px solid #b8c0cc; border-radius: 6px; } "
+              "QFrame#resultCardBest { border: 2px solid #1e8e3e; border-radius: 6px; }")
+
+
 class ResultCard(QFrame):
-    """One artifact's headline; the recommended one has a green frame and says so."""
+    """One artifact's headline; the recommended one has a green frame and says so.
+
+    Every line wraps and the card's height follows its width (the layout asks
+    ``heightForWidth``), so a narrow card grows taller instead of cutting its numbers off.
+    """
 
     def __init__(self, row: dict, parent: QWidget | None = None):
         super().__init__(parent)
         self.row = row
         self.recommended = bool(row.get("recommended"))
         self.headline = headline(row)
-        self.setObjectName("resultCardBest" if self.recommended else "resultCard")
-        colour = "#1e8e3e" if self.recommended else "#b8c0cc"
-        self.setStyleSheet(f"QFrame#{self.objectName()} {{ border: {2 if self.recommended else 1}px solid {colour}; border-radius: 6px; }}")
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.title = QLabel(("★ Recommended · " if self.recommended else "") + row["name"])
-        self.numbers = QLabel(self.headline.split(": ", 1)[1])
-        self.numbers.setWordWrap(True)
-        # Only the recommended card says why in full; the others keep their advice in the tooltip and
-        # the table's Note column, so five cards fit one row at 1280x800 without clipping.
-        if self.recommended:
-            note = row.get("advice") or ""
-        else:
-            note = f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else ""
-        self.note = QLabel(note)
-        self.note.setWordWrap(True)
-        self.note.setVisible(bool(note))
-        self.setToolTip(row.get("advice") or row.get("note") or "")
+        self.setObjectName("resultCardBest" if self.recommended else "resultCard")  # framed by CARD_STYLE
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        # Each card says what it is compared with; the advice is in the tooltip, the table's Note
+        # column and (for the recommended file) the heading above the cards, so the cards stay
+        # short and the charts stay in view at 1280x800.
+        note = f"Compared with the {row['baseline_label']}." if row.get("baseline_label") else ""
+        # The labels are children of the card from the start: a parentless label made visible is a
+        # window of its own, which on the offscreen platform took the main window's activation away.
+        self.title = QLabel(("★ Recommended · " if self.recommended else "") + row["name"], self)
+        self.numbers = QLabel(self.headline.split(": ", 1)[1], self)
+        self.note = QLabel(note, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(2)
         for label in (self.title, self.numbers, self.note):
+            label.setWordWrap(True)
             layout.addWidget(label)
+        layout.addStretch(1)  # a short card in a tall row keeps its text at the top
+        self.note.setVisible(bool(note))
+        self.setToolTip(row.get("advice") or row.get("note") or "")
         self.set_scale(1.0)
+
+    def labels(self) -> list[QLabel]:
+        """The card's visible lines of text."""
+        return [label for label in (self.title, self.numbers, self.note) if not label.isHidden()]
+
+    def min_width(self) -> int:
+        """The narrowest this card reads well: about 20 digits of its numbers, plus margins."""
+        return QFontMetrics(self.numbers.font()).horizontalAdvance("0" * 20) + 24
 
     def set_scale(self, scale: float) -> None:
         base = QFont(self.font())
@@ -121,8 +139,9 @@ class ResultsView(QWidget):
         self.heading = QLabel("Export the model (Export tab) to see here how much smaller, how accurate and how fast each file is.")
         self.heading.setWordWrap(True)
         self.cards_box = QWidget()
-        self.cards_grid = QGridLayout(self.cards_box)
-        self.cards_grid.setContentsMargins(0, 0, 0, 0)
+        self.cards_layout = CardFlowLayout(self.cards_box, max_columns=CARDS_PER_ROW)
+        self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        self.cards_box.setStyleSheet(CARD_STYLE)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -172,7 +191,8 @@ class ResultsView(QWidget):
             text += f" Use <b>{best['name']}</b>: {best.get('advice') or headline(best)}"
         self.heading.setText(text)
         self._fill_cards(files)
-        self._fill_table(rows)
+        with columns_fixed(self.table):
+            self._fill_table(rows)
         self.size_chart.show_rows(rows)
         self.scatter.show_rows(rows)
         samples = list(getattr(report, "samples", None) or [])
@@ -182,15 +202,20 @@ class ResultsView(QWidget):
 
     def _fill_cards(self, files: list[dict]) -> None:
         for card in self.cards:
-            self.cards_grid.removeWidget(card)
+            self.cards_layout.removeWidget(card)
             card.hide()
             card.deleteLater()
-        self.cards = [ResultCard(r) for r in files]
-        for i, card in enumerate(self.cards):
+        self.cards = [ResultCard(r, self.cards_box) for r in files]
+        for card in self.cards:
             card.set_scale(self.scale)
-            self.cards_grid.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
-        for column in range(CARDS_PER_ROW):  # equal widths, so no card's wrapped numbers are clipped
-            self.cards_grid.setColumnStretch(column, 1)
+            self.cards_layout.addWidget(card)
+            card.show()
+        self._fit_cards()
+
+    def _fit_cards(self) -> None:
+        """Fewer cards share a row when larger fonts make each card need more width."""
+        if self.cards:
+            self.cards_layout.set_min_card_width(max(card.min_width() for card in self.cards))
 
     def _fill_table(self, rows: list[dict]) -> None:
         self.table.setRowCount(len(rows))
@@ -222,6 +247,7 @@ class ResultsView(QWidget):
         self.scale = scale
         for card in self.cards:
             card.set_scale(scale)
+        self._fit_cards()
         font = QFont(self.font())
         if scale != 1.0 and font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * scale)

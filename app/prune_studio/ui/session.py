@@ -50,6 +50,13 @@ def load_model_task(path: str, trust: bool) -> tuple[Any, Any]:
     return loaded, loaded.describe()
 
 
+def load_recipe_task(path: str) -> Any:
+    """Read a recipe file (runs in a worker: its plan's schedules import TensorFlow)."""
+    from prune_studio.recipe import load_recipe
+
+    return load_recipe(path)
+
+
 def build_model_task(loaded: Any) -> Any:
     """Build the opened model's layers and read its weights (runs in a worker)."""
     return loaded.model

@@ -98,6 +98,7 @@ class PlanMixin:
                 for key, value in values.items():
                     setattr(plan, key, value)
         self.tree_model.refresh_plan_columns()
+        self._plan_charts_soon()
 
     def _on_plan_changed(self) -> None:
         window_layout.fit_tree_columns(self)
@@ -110,6 +111,7 @@ class PlanMixin:
     def _on_settings_changed(self) -> None:
         self._sync_schedules_to_training()
         self._set_dirty(True)
+        self._plan_charts_soon()
 
     def _sync_schedules_to_training(self) -> None:
         """Make every ramp reach its target at the step the settings panel shows."""
@@ -126,3 +128,4 @@ class PlanMixin:
 
     def _update_summary(self) -> None:
         window_layout.update_summary(self)
+        self._plan_charts_soon()

@@ -23,11 +23,10 @@ class RunMixin:
         """Start fine-tuning the current plan in the worker thread.
 
         The GUI work is spread over several event-loop turns so that no single one holds up
-        the window: charts are set up now, the charts tab is shown on the next turn, and the
-        worker thread starts once the charts have been painted.
+        the window: the charts were set up for this plan while the window was idle
+        (:meth:`_plan_charts_soon`), so here they are only cleared; the charts tab is shown on
+        the next turn, and the worker thread starts once the charts have been painted.
         """
-        from prune_studio.ui.plan_stats import overall_target_curve
-
         s = self.session
         if s.loaded is None or s.dataset is None or self.run.running:
             return
@@ -37,7 +36,7 @@ class RunMixin:
         plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
         enabled = [n for n, p in plan.layers.items() if p.enabled]
         total_steps = self.settings_panel.total_steps()
-        self.charts.reset(enabled, overall_target_curve(s.description, plan.layers, total_steps), total_steps)
+        self.charts.reset(enabled, self._target_curve(plan, total_steps), total_steps)
         self.charts.start_live()
         self.banner.hide()
         self._phase = ""
@@ -56,6 +55,41 @@ class RunMixin:
 
         self.run.start(task, defer=self.charts.call_after_paint)
         QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
+
+    def _plan_charts_soon(self) -> None:
+        """Set the live charts up for the planned run once the plan has stopped changing.
+
+        See :meth:`~prune_studio.ui.charts.ChartPanel.prepare`: what Run used to do on the GUI
+        thread while the worker thread started is done while the window is idle.
+        """
+        timer = getattr(self, "_charts_timer", None)
+        if timer is None:
+            timer = self._charts_timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.setInterval(300)
+            timer.timeout.connect(self._prepare_charts)
+        timer.start()
+
+    def _prepare_charts(self) -> None:
+        s = self.session
+        if s.loaded is None or s.dataset is None or self.run.running:
+            return
+        plan = s.plan()
+        enabled = [n for n, p in plan.layers.items() if p.enabled]
+        if enabled:
+            total = self.settings_panel.total_steps()
+            self.charts.prepare(enabled, self._target_curve(plan, total), total)
+
+    def _target_curve(self, plan, total_steps: int):
+        """The planned overall zeros over the run; kept from the last call while the plan is the same."""
+        from prune_studio.ui.plan_stats import overall_target_curve
+
+        key = (id(self.session.description), total_steps, tuple((n, repr(p.schedule.get_config()), p.sparsity_m_by_n)
+                                  for n, p in plan.layers.items() if p.enabled))
+        cached = getattr(self, "_target_cache", None)
+        if cached is None or cached[0] != key:
+            cached = self._target_cache = (key, overall_target_curve(self.session.description, plan.layers, total_steps))
+        return cached[1]
 
     def toggle_pause(self) -> None:
         if self.run.state == "paused":
