@@ -1,0 +1,77 @@
+"""The main window's channel removal: the Channels tab's choice, the tree's group column, the run.
+
+A mixin of :class:`~prune_studio.ui.main_window.MainWindow`. When a channel group is set below
+100% in the Channels tab, Run (or the tab's "Shrink and fine-tune") removes those channels with
+``prune_studio.structured.structured_fine_tune`` and fine-tunes the smaller model in the same
+worker thread, live charts, pause and stop as a plain run; the layers ticked in the tree also
+get their weights zeroed in that fine-tune. The core is reached only through plain objects.
+"""
+
+from __future__ import annotations
+
+from prune_studio.ui.layer_tree_model import COL_CHANNELS
+
+
+class StructuredMixin:
+    """Channel removal from the window."""
+
+    def _connect_structured(self) -> None:
+        panel = getattr(self, "structured_panel", None)
+        if panel is None:
+            return
+        panel.ratiosChanged.connect(self._on_channels_changed)
+        panel.groupsSelected.connect(self._select_group_layers)
+        panel.shrinkRequested.connect(self.start_run)
+
+    def structured_wanted(self) -> bool:
+        """True when the Channels tab removes at least one channel: Run then shrinks first."""
+        panel = getattr(self, "structured_panel", None)
+        return panel is not None and panel.has_removal()
+
+    def _on_channels_changed(self) -> None:
+        panel = self.structured_panel
+        members = panel.members()
+        had = bool(self.tree_model.channel_groups())
+        self.tree_model.set_channel_groups(members)
+        self.tree.setColumnHidden(COL_CHANNELS, not members)
+        if bool(members) != had:
+            from prune_studio.ui import layout as window_layout
+
+            window_layout.fit_tree_columns(self)
+        if panel.has_removal() or panel.kept_counts():
+            self._set_dirty(True)
+        self._update_actions()
+
+    def _select_group_layers(self, layers: list) -> None:
+        """Selecting groups in the Channels tab selects the layers they tie in the tree."""
+        from prune_studio.ui.layout import select_names
+
+        select_names(self, [n for n in layers if self.tree_model.index_of(n).isValid()])
+
+    def _apply_recipe_structured(self, settings) -> None:
+        if settings is not None and getattr(self, "structured_panel", None) is not None:
+            self.structured_panel.apply_settings(settings)
+
+    def recipe_structured(self):
+        """The recipe's ``"structured"`` section for the current choice (None when nothing is removed)."""
+        return self.structured_panel.settings() if self.structured_wanted() else None
+
+    def structured_task(self, plan, settings, model, dataset, compile_settings):
+        """The worker task of a structured run: shrink, then fine-tune (returns a ``ShrinkResult``)."""
+        structured = self.structured_panel.settings()
+        magnitude = plan if any(p.enabled for p in plan.layers.values()) else None
+
+        def task(listener, control):
+            from prune_studio.structured.run import structured_fine_tune
+
+            return structured_fine_tune(model, dataset, structured, settings, compile_settings,
+                                        listener=listener, control=control, plan=magnitude)
+
+        kept = self.structured_panel.kept_counts()
+        graph = self.structured_panel.graph
+        words = ", ".join(f"{name} {k} of {graph.group(name).size}" for name, k in kept.items())
+        return task, f"Removing channels ({words} kept), then fine-tuning the smaller model"
+
+    def _structured_finished(self, shrink) -> None:
+        self.structured_panel.show_result(shrink)
+        self.log_panel.append_line(self.structured_panel.status.text())
