@@ -60,7 +60,7 @@ def _row(panel, name):
 def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened, tmp_path):
     from prune_studio.export import ExportSettings
     from prune_studio.models import load_model
-    from prune_studio.ui.layer_tree_model import COL_CHANNELS
+    from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PRUNE, COL_SCHEDULE
     from prune_studio.ui.layout import show_tab
     from prune_studio.ui.results_view import COLUMNS
 
@@ -69,12 +69,16 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
     show_tab(w, panel)
     assert not w.act_run.isEnabled()  # nothing ticked, nothing thinned: nothing to run
     assert not panel.shrink_button.isEnabled()
-    # the tree shows that the residual Add ties stem and res_conv
+    # on the Channels tab the tree shows that the residual Add ties stem and res_conv
     assert not w.tree.isColumnHidden(COL_CHANNELS)
+    assert w.tree.isColumnHidden(COL_SCHEDULE) and not w.tree.isColumnHidden(COL_PRUNE)
     assert w.tree_model.index_of("res_conv", COL_CHANNELS).data() == "stem (2 tied)"
     assert w.tree_model.index_of("res_bn", COL_CHANNELS).data() == "stem (2 tied)"
     assert w.tree_model.index_of("out", COL_CHANNELS).data() == "out · fixed"
     assert "stem" in w.tree_model.index_of("res_conv", COL_CHANNELS).data(Qt.ItemDataRole.ToolTipRole)
+    w.tabs.setCurrentIndex(0)  # the Schedule tab: the zero-weight columns come back
+    assert w.tree.isColumnHidden(COL_CHANNELS) and not w.tree.isColumnHidden(COL_SCHEDULE)
+    show_tab(w, panel)
 
     # keep 50% of the tied group: 8 of 16 channels, in both convolutions
     panel.table.selectRow(_row(panel, "stem"))
@@ -82,7 +86,7 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
     assert selected >= {"stem", "stem_bn", "res_conv", "res_bn"}  # the layers the group ties
     panel.slider.setValue(50)
     assert panel.table.item(_row(panel, "stem"), 2).text() == "8 of 16"
-    assert w.tree_model.index_of("res_conv", COL_CHANNELS).data() == "stem (2 tied) · keep 8/16"
+    assert w.tree_model.index_of("res_conv", COL_CHANNELS).data() == "stem (2 tied) → 8/16"
     assert w.act_run.isEnabled() and panel.shrink_button.isEnabled()
     w.settings_panel.epochs.setValue(2)
     w.settings_panel.batch.setValue(64)

@@ -9,7 +9,7 @@ share one group. Plain Python (no Qt): tested without widgets.
 Example::
 
     members = membership(analyze(model))
-    members["a_conv"].cell()       # "stem (4 tied)"
+    members["a_conv"].cell()       # "stem (4 tied)", or "stem (4 tied) → 4/8" once thinned
     members["a_conv"].sentence()   # "Shares its channels with stem, b_conv and c_conv: ..."
 """
 
@@ -47,12 +47,12 @@ class Membership:
         return len(self.producers) > 1
 
     def cell(self) -> str:
-        """Short text for a table cell: ``"stem (4 tied) · keep 4/8"``, ``"out · fixed"``."""
+        """Short text for a table cell: ``"stem (4 tied) → 4/8"``, ``"out · fixed"``."""
         text = self.group + (f" ({len(self.producers)} tied)" if self.tied else "")
         if not self.prunable:
             return text + " · fixed"
         if self.kept is not None and self.kept < self.size:
-            return text + f" · keep {self.kept}/{self.size}"
+            return text + f" → {self.kept}/{self.size}"
         return text
 
     def sentence(self) -> str:

@@ -43,7 +43,7 @@ class RunMixin:
         self.banner.hide()
         self._phase = ""
         self.tree_model.set_live_sparsity({})
-        self.tree.setColumnHidden(COL_ZEROS, False)
+        self.tree.setColumnHidden(COL_ZEROS, not enabled)  # a run that only removes channels zeroes nothing
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()

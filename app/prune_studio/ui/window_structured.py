@@ -9,7 +9,7 @@ get their weights zeroed in that fine-tune. The core is reached only through pla
 
 from __future__ import annotations
 
-from prune_studio.ui.layer_tree_model import COL_CHANNELS
+from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_SCHEDULE, COL_TARGET
 
 
 class StructuredMixin:
@@ -22,6 +22,7 @@ class StructuredMixin:
         panel.ratiosChanged.connect(self._on_channels_changed)
         panel.groupsSelected.connect(self._select_group_layers)
         panel.shrinkRequested.connect(self.start_run)
+        self.tabs.currentChanged.connect(lambda _i: self._show_channel_columns())
 
     def structured_wanted(self) -> bool:
         """True when the Channels tab removes at least one channel: Run then shrinks first."""
@@ -33,14 +34,23 @@ class StructuredMixin:
         members = panel.members()
         had = bool(self.tree_model.channel_groups())
         self.tree_model.set_channel_groups(members)
-        self.tree.setColumnHidden(COL_CHANNELS, not members)
         if bool(members) != had:
             from prune_studio.ui import layout as window_layout
 
             window_layout.fit_tree_columns(self)
+        self._show_channel_columns()
         if panel.has_removal() or panel.kept_counts():
             self._set_dirty(True)
         self._update_actions()
+
+    def _show_channel_columns(self) -> None:
+        """On the Channels tab the tree shows each layer's channel group in place of the zero-weight
+        schedule columns (the Prune tick stays), so the row fits beside the tab at 1280 px."""
+        panel = getattr(self, "structured_panel", None)
+        on = panel is not None and self.tabs.currentWidget() is panel and bool(self.tree_model.channel_groups())
+        self.tree.setColumnHidden(COL_CHANNELS, not on)
+        for column in (COL_TARGET, COL_SCHEDULE):
+            self.tree.setColumnHidden(column, on)
 
     def _select_group_layers(self, layers: list) -> None:
         """Selecting groups in the Channels tab selects the layers they tie in the tree."""
