@@ -189,3 +189,45 @@ def test_a_model_whose_channels_cannot_be_followed_gets_a_sentence_and_no_shrink
     assert "subclassed" in panel.intro.text() and "zeroing weights still works" in panel.intro.text()
     assert not panel.shrink_button.isEnabled()
     assert panel.members() == {}
+
+
+def test_a_structured_run_pauses_and_stops_like_any_run(qtbot, opened):
+    w = opened
+    panel = w.structured_panel
+    panel.table.selectRow(_row(panel, "stem"))
+    panel.slider.setValue(50)
+    w.settings_panel.epochs.setValue(30)
+    w.settings_panel.batch.setValue(32)
+    with qtbot.waitSignal(w.run.batches, timeout=60_000):
+        w.act_run.trigger()  # Run shrinks when a group is thinned
+    w.act_pause.trigger()
+    assert w.run.state == "paused"
+    w.act_pause.trigger()
+    assert w.run.state == "running"
+    with qtbot.waitSignal(w.runFinished, timeout=60_000) as blocker:
+        w.act_stop.trigger()
+    assert blocker.args[0].stopped
+    assert w.session.shrink.stopped and w.session.shrink.groups["stem"]["kept"] == 8
+    assert w.session.current_model().get_layer("stem").filters == 8  # what Export writes
+    assert panel.status.text().startswith("Stopped early") and panel.shrink_button.isEnabled()
+
+
+def test_a_failing_structured_run_is_one_sentence(qtbot, opened, digits, tmp_path):
+    w = opened
+    x = digits["x_train"][:128].copy()
+    x[:, 0, 0, 0] = np.nan  # missing values: the loss is NaN from the first batch
+    bad = tmp_path / "with_nan.npz"
+    np.savez(bad, x_train=x, y_train=digits["y_train"][:128], x_test=digits["x_test"][:32], y_test=digits["y_test"][:32])
+    with qtbot.waitSignal(w.dataReady, timeout=60_000):
+        w.load_data({"kind": "npz", "path": str(bad), "options": {}})
+    panel = w.structured_panel
+    panel.table.selectRow(_row(panel, "stem"))
+    panel.slider.setValue(50)
+    w.settings_panel.epochs.setValue(1)
+    with qtbot.waitSignal(w.runFinished, timeout=120_000) as blocker:
+        w.start_run()
+    assert blocker.args[0] is None
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Shrink: ") and "NaN" in message, message
+    assert "Traceback" not in message and "\n" not in message
+    assert w.status_text.text() == "Run failed" and not w.run.running and panel.shrink_button.isEnabled()
