@@ -104,6 +104,11 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
     assert shrink.after.flops < shrink.before.flops
     assert "8/16" in panel.status.text() and "fewer" in panel.status.text()
     assert "accuracy" in result.final
+    # the charts' "before" line is the model as opened, not the smaller one before tuning
+    assert result.baseline == shrink.baseline
+    assert w.charts._baseline_line.value() == pytest.approx(shrink.baseline["accuracy"])
+    log = w.log_panel.toPlainText()
+    assert "Removing channels (stem 8 of 16 kept)" in log and "After removing channels, before fine-tuning" in log
 
     out = tmp_path / "out"
     export = w.export_panel

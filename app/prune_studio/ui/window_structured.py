@@ -9,6 +9,8 @@ get their weights zeroed in that fine-tune. The core is reached only through pla
 
 from __future__ import annotations
 
+import time
+
 from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_SCHEDULE, COL_TARGET
 
 
@@ -73,9 +75,17 @@ class StructuredMixin:
 
         def task(listener, control):
             from prune_studio.structured.run import structured_fine_tune
+            from prune_studio.training.evaluate import evaluate_keras
 
+            # the charts' "before" line is the model as opened; the fine-tune's own baseline (the
+            # smaller model before tuning) becomes a log line
+            listener.on_phase("Evaluating", None)
+            start = time.monotonic()
+            baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
+            listener.on_phase("Evaluating", time.monotonic() - start)
+            listener.on_baseline(baseline)
             return structured_fine_tune(model, dataset, structured, settings, compile_settings,
-                                        listener=listener, control=control, plan=magnitude)
+                                        listener=AfterRemoval(listener), control=control, plan=magnitude)
 
         kept = self.structured_panel.kept_counts()
         graph = self.structured_panel.graph
@@ -85,3 +95,19 @@ class StructuredMixin:
     def _structured_finished(self, shrink) -> None:
         self.structured_panel.show_result(shrink)
         self.log_panel.append_line(self.structured_panel.status.text())
+
+
+class AfterRemoval:
+    """Passes a run's reports on, except the fine-tune's baseline: that one is the smaller model
+    before tuning, said in the log (the charts keep the opened model's as their "before" line)."""
+
+    def __init__(self, listener):
+        self._listener = listener
+
+    def __getattr__(self, name):
+        return getattr(self._listener, name)
+
+    def on_baseline(self, metrics) -> None:
+        from prune_studio.ui.plan_stats import metric_words
+
+        self._listener.on_log(f"After removing channels, before fine-tuning, the model scores {metric_words(metrics)}.")
