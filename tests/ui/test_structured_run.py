@@ -146,6 +146,24 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
         assert table.horizontalHeader().sectionViewportPosition(c) + table.columnWidth(c) <= right + 1, COLUMNS[c]
 
 
+def test_picking_a_layer_in_the_tree_picks_its_group_on_the_channels_tab(qtbot, opened):
+    from prune_studio.ui.layout import select_names, show_tab
+
+    w = opened
+    panel = w.structured_panel
+    select_names(w, ["res_bn"])  # another tab: the Channels tab's choice is left alone
+    assert panel.selected_groups() == []
+    show_tab(w, panel)  # the layer picked before: its group (res_bn follows the stem group's channels)
+    assert panel.selected_groups() == ["stem"] and panel.slider.isEnabled()
+    select_names(w, ["head_conv"])
+    assert panel.selected_groups() == ["head_conv"]
+    select_names(w, ["res_bn"])
+    assert panel.selected_groups() == ["stem"]
+    assert w.selected_names() == ["res_bn"]  # the tree keeps what the user picked
+    panel.slider.setValue(50)
+    assert panel.kept_counts() == {"stem": 8}
+
+
 def test_a_keep_ratio_that_rounds_to_every_channel_says_so_and_runs_nothing(qtbot, opened):
     w = opened
     panel = w.structured_panel

@@ -176,6 +176,19 @@ class StructuredPanel(QWidget):
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
         return [self._graph.groups[r].name for r in rows if self._graph.groups[r].prunable]
 
+    def select_groups(self, names: list[str]) -> None:
+        """Select the named groups' rows (the window does so for the layers picked in its tree)."""
+        if self._graph is None:
+            return
+        wanted = set(names)
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row, group in enumerate(self._graph.groups):
+            if group.name in wanted:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
     def _selection_changed(self) -> None:
         names = self.selected_groups()
         self.slider.setEnabled(bool(names) and not self._running)

@@ -24,7 +24,9 @@ class StructuredMixin:
         panel.ratiosChanged.connect(self._on_channels_changed)
         panel.groupsSelected.connect(self._select_group_layers)
         panel.shrinkRequested.connect(self.start_run)
-        self.tabs.currentChanged.connect(lambda _i: self._show_channel_columns())
+        self.tabs.currentChanged.connect(lambda _i: (self._show_channel_columns(), self._tree_selection_to_groups()))
+        self.tree.selectionModel().selectionChanged.connect(self._tree_selection_to_groups)
+        self._syncing_groups = False
 
     def structured_wanted(self) -> bool:
         """True when the Channels tab removes at least one channel: Run then shrinks first."""
@@ -58,7 +60,28 @@ class StructuredMixin:
         """Selecting groups in the Channels tab selects the layers they tie in the tree."""
         from prune_studio.ui.layout import select_names
 
-        select_names(self, [n for n in layers if self.tree_model.index_of(n).isValid()])
+        if self._syncing_groups:
+            return
+        self._syncing_groups = True
+        try:
+            select_names(self, [n for n in layers if self.tree_model.index_of(n).isValid()])
+        finally:
+            self._syncing_groups = False
+
+    def _tree_selection_to_groups(self, *_args) -> None:
+        """On the Channels tab, picking layers in the tree picks their groups: the slider then acts on them."""
+        panel = getattr(self, "structured_panel", None)
+        if panel is None or self._syncing_groups or self.tabs.currentWidget() is not panel:
+            return
+        members = self.tree_model.channel_groups()
+        groups = list(dict.fromkeys(members[n].group for n in self.selected_names() if n in members))
+        if not groups:
+            return
+        self._syncing_groups = True
+        try:
+            panel.select_groups(groups)
+        finally:
+            self._syncing_groups = False
 
     def _apply_recipe_structured(self, settings) -> None:
         if settings is not None and getattr(self, "structured_panel", None) is not None:
