@@ -145,8 +145,17 @@ class LayerTreeModel(QAbstractItemModel):
 
     def set_channel_groups(self, members: dict[str, Any]) -> None:
         """Each layer's channel group (``channel_membership.membership``), for the group column."""
-        self._channels = dict(members)
-        self._emit_changed(self._root, COL_CHANNELS, COL_CHANNELS)
+        old, self._channels = self._channels, dict(members)
+        changed = [name for name in set(old) | set(self._channels)
+                   if (old.get(name) is None) != (self._channels.get(name) is None)
+                   or (old.get(name) is not None and old[name].cell() != self._channels[name].cell())]
+        if len(changed) > 32:  # a new model: one pass over the tree
+            self._emit_changed(self._root, COL_CHANNELS, COL_CHANNELS)
+            return
+        for name in changed:  # a slider step: only the thinned group's rows repaint
+            index = self.index_of(name, COL_CHANNELS)
+            if index.isValid():
+                self.dataChanged.emit(index, index)
 
     def channel_groups(self) -> dict[str, Any]:
         """Layer name -> its channel group membership (empty before the analysis)."""

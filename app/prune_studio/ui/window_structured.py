@@ -43,7 +43,7 @@ class StructuredMixin:
 
             window_layout.fit_tree_columns(self)
         self._show_channel_columns()
-        if panel.has_removal() or panel.kept_counts():
+        if panel.kept_counts() and not self._dirty:
             self._set_dirty(True)
         self._update_actions()
 
