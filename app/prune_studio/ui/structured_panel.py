@@ -326,8 +326,9 @@ class StructuredPanel(QWidget):
         before, after = data["before"], data["after"]
         thinned = [f"{name} {g['kept']}/{g['size']}" for name, g in data["groups"].items() if g["kept"] < g["size"]]
         word = "Stopped early" if data.get("stopped") else "Done"
+        named = ", ".join(thinned[:4]) + (f" and {len(thinned) - 4} more groups" if len(thinned) > 4 else "")
         self.status.setText(
-            f"{word}: {', '.join(thinned) or 'no group'} channels kept; parameters {before['params']:,} → "
+            f"{word}: {named or 'no group'} channels kept; parameters {before['params']:,} → "
             f"{after['params']:,}, {before['flops'] / 1e6:,.2f} → {after['flops'] / 1e6:,.2f} MFLOPs per sample "
             f"({data['flops_reduction']:.0%} fewer). Export it in the Export tab."
         )
