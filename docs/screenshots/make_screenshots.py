@@ -180,15 +180,13 @@ def structured(app, where: Path = HERE) -> None:
     show_tab(window, panel)
     panel.table.selectRow(0)  # the stem group, tied by both residual Adds
     panel.slider.setValue(50)
-    window.settings_panel.epochs.setValue(4)
+    window.settings_panel.epochs.setValue(10)
     shoot_to(app, window, where, "channels")
     done = []
     window.runFinished.connect(done.append)
     panel.shrink_button.click()
     wait(app, lambda: bool(done), 600)
     shoot_to(app, window, where, "shrink_finished")
-    show_tab(window, panel)
-    shoot_to(app, window, where, "shrink_channels_after")
     out = folder / "out"
     export = window.export_panel
     export.apply_settings(ExportSettings(keras=True, h5=False, tflite=("float32", "dynamic", "int8"), sparse=False))
