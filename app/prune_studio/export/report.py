@@ -20,7 +20,7 @@ from prune_studio.export.files import atomic_write_bytes
 CSV_COLUMNS = (
     "name", "format", "bytes", "gzip_bytes", "ratio", "nonzero", "accuracy", "accuracy_change",
     "latency_ms", "ok", "note", "path", "speedup", "baseline_label", "baseline_gzip_bytes", "recommended",
-    "advice",
+    "advice", "flops",
 )
 
 
