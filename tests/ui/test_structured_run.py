@@ -254,3 +254,24 @@ def test_a_failing_structured_run_is_one_sentence(qtbot, opened, digits, tmp_pat
     assert message.startswith("Shrink: ") and "NaN" in message, message
     assert "Traceback" not in message and "\n" not in message
     assert w.status_text.text() == "Run failed" and not w.run.running and panel.shrink_button.isEnabled()
+
+
+def test_the_demo_with_ticked_layers_and_a_thinned_group_removes_channels_and_zeroes_weights(qtbot, demo_as_opened):
+    from prune_studio.ui.layer_tree_model import COL_ZEROS
+
+    w = demo_as_opened
+    panel = w.structured_panel
+    panel.table.selectRow(_row(panel, "dense1"))
+    panel.slider.setValue(50)
+    w.settings_panel.epochs.setValue(2)  # ~80 steps: the schedules update their masks every 32
+    w.settings_panel.batch.setValue(32)
+    assert "Remove the Channels tab's channels" in w.act_run.toolTip()
+    with qtbot.waitSignal(w.runFinished, timeout=180_000) as blocker:
+        w.act_run.trigger()
+    result = blocker.args[0]
+    assert w.session.shrink.groups["dense1"] == {"size": 256, "kept": 128}
+    model = w.session.current_model()
+    assert model.get_layer("dense1").units == 128 and model.get_layer("digits").get_weights()[0].shape == (128, 10)
+    kernel = model.get_layer("dense1").get_weights()[0]
+    assert result.sparsity["dense1"] > 0.05 and (kernel == 0).mean() == pytest.approx(result.sparsity["dense1"], abs=0.01)
+    assert not w.tree.isColumnHidden(COL_ZEROS)  # the ticked layers' zeros as well
