@@ -72,6 +72,9 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
     # on the Channels tab the tree shows that the residual Add ties stem and res_conv
     assert not w.tree.isColumnHidden(COL_CHANNELS)
     assert w.tree.isColumnHidden(COL_SCHEDULE) and not w.tree.isColumnHidden(COL_PRUNE)
+    qtbot.waitUntil(lambda: w.tree.viewport().width() > 0)
+    # every shown column fits beside the tab at 1280 px: no sideways scrolling (once the view has laid out)
+    qtbot.waitUntil(lambda: w.tree.horizontalScrollBar().maximum() == 0, timeout=3_000)
     assert w.tree_model.index_of("res_conv", COL_CHANNELS).data() == "stem (2 tied)"
     assert w.tree_model.index_of("res_bn", COL_CHANNELS).data() == "stem (2 tied)"
     assert w.tree_model.index_of("out", COL_CHANNELS).data() == "out · fixed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_SCHEDULE, COL_TARGET
+from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TARGET
 
 
 class StructuredMixin:
@@ -49,11 +49,12 @@ class StructuredMixin:
 
     def _show_channel_columns(self) -> None:
         """On the Channels tab the tree shows each layer's channel group in place of the zero-weight
-        schedule columns (the Prune tick stays), so the row fits beside the tab at 1280 px."""
+        schedule columns and the parameter counts (the Prune tick stays; the tab projects the
+        parameters), so the row fits beside the tab at 1280 px."""
         panel = getattr(self, "structured_panel", None)
         on = panel is not None and self.tabs.currentWidget() is panel and bool(self.tree_model.channel_groups())
         self.tree.setColumnHidden(COL_CHANNELS, not on)
-        for column in (COL_TARGET, COL_SCHEDULE):
+        for column in (COL_TARGET, COL_SCHEDULE, COL_PARAMS):
             self.tree.setColumnHidden(column, on)
 
     def _select_group_layers(self, layers: list) -> None:
