@@ -278,3 +278,31 @@ def test_the_demo_with_ticked_layers_and_a_thinned_group_removes_channels_and_ze
     kernel = model.get_layer("dense1").get_weights()[0]
     assert result.sparsity["dense1"] > 0.05 and (kernel == 0).mean() == pytest.approx(result.sparsity["dense1"], abs=0.01)
     assert not w.tree.isColumnHidden(COL_ZEROS)  # the ticked layers' zeros as well
+
+
+def test_a_recipe_with_a_global_target_is_run_and_saved_as_written(qtbot, make_window, model_and_data, tmp_path):
+    from prune_studio.data import DataSpec
+    from prune_studio.pruning.plan import PruningPlan
+    from prune_studio.recipe import Recipe, load_recipe, save_recipe
+    from prune_studio.structured import StructuredSettings
+    from prune_studio.training import TrainingSettings
+
+    path, data = model_and_data
+    target = StructuredSettings(mode="global", reduction=0.4, metric="flops")
+    recipe = save_recipe(Recipe(model_path=str(path), data=DataSpec("npz", str(data)), plan=PruningPlan(),
+                                training=TrainingSettings(epochs=1, batch_size=64), structured=target),
+                         tmp_path / "global.json")
+    w = make_window()
+    with qtbot.waitSignal(w.dataReady, timeout=60_000):
+        w.open_recipe(recipe)
+    panel = w.structured_panel
+    assert panel.settings() == target and panel.has_removal() and w.act_run.isEnabled()
+    assert "40%" in panel.status.text() and panel.removal_problem() == ""
+    assert load_recipe(w.save_recipe(tmp_path / "again.json")).structured == target  # nothing lost
+    with qtbot.waitSignal(w.runFinished, timeout=180_000) as blocker:
+        w.start_run()
+    assert blocker.args[0] is not None and w.session.shrink.to_dict()["flops_reduction"] >= 0.35
+    assert "until 40% of the FLOPs are gone" in w.log_panel.toPlainText()
+    panel.table.selectRow(_row(panel, "stem"))
+    panel.slider.setValue(50)  # a per-group choice replaces the recipe's target
+    assert panel.global_target() is None and panel.settings().groups == {"stem": 0.5}

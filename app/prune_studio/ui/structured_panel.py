@@ -21,6 +21,8 @@ from prune_studio.ui.channel_membership import membership
 COLUMNS = ("Group", "Channels", "Keep", "Layers it ties")
 #: kept channel counts are multiples of this (XNNPack runs multiples of 8 fastest)
 ROUND_TO = 8
+#: a global target's metric in words
+METRIC_WORDS = {"flops": "FLOPs", "params": "parameters"}
 
 
 def ties_text(group) -> str:
@@ -56,6 +58,7 @@ class StructuredPanel(QWidget):
         self._cost = None
         self._before = None
         self._ratios: dict[str, float] = {}
+        self._global = None  # a recipe's global-mode settings, run as written until a group is edited
         self._running = False
         self._ready, self._not_ready = False, ""
         layout = QVBoxLayout(self)
@@ -122,6 +125,7 @@ class StructuredPanel(QWidget):
 
         self._model = model
         self._ratios.clear()
+        self._global = None
         self.table.setRowCount(0)
         self.status.setText("")
         try:
@@ -208,6 +212,9 @@ class StructuredPanel(QWidget):
 
     def set_keep_ratio(self, names: list[str], ratio: float) -> None:
         """Keep ``ratio`` of each named group's channels (1.0 leaves a group whole)."""
+        if self._global is not None and names:  # the user's per-group choice replaces the recipe's target
+            self._global = None
+            self.status.setText("")
         for name in names:
             group = self._graph.group(name)
             if ratio >= 1.0:
@@ -232,9 +239,11 @@ class StructuredPanel(QWidget):
 
     def clear(self) -> None:
         """Keep every channel (the run then only zeroes weights)."""
-        if self._graph is None or not self._ratios:
+        if self._graph is None or not (self._ratios or self._global):
             return
         self._ratios.clear()
+        self._global = None
+        self.status.setText("")
         for row in range(len(self._graph.groups)):
             if self._graph.groups[row].prunable:
                 self._show_keep(row)
@@ -259,12 +268,16 @@ class StructuredPanel(QWidget):
         return {name: round_keep(self._graph.group(name).size, r, ROUND_TO) for name, r in self._ratios.items()}
 
     def has_removal(self) -> bool:
-        """True when the choice removes at least one channel."""
+        """True when the choice removes at least one channel (or a recipe's global target is kept)."""
+        if self._graph is not None and self._global is not None and not self._ratios:
+            return True
         return self._graph is not None and any(
             kept < self._graph.group(name).size for name, kept in self.kept_counts().items())
 
     def removal_problem(self) -> str:
         """Why the choice cannot shrink anything, as one sentence ("" when it can)."""
+        if self.has_removal():
+            return ""
         if self._graph is None:
             return self.intro.text() if self._model is not None else "Open a model first."
         if not self._ratios:
@@ -289,19 +302,27 @@ class StructuredPanel(QWidget):
         """The choice as the recipe's ``StructuredSettings`` (uniform mode, per-group ratios)."""
         from prune_studio.structured.settings import StructuredSettings
 
+        if self._global is not None and not self._ratios:
+            return self._global
         return StructuredSettings(mode="uniform", keep_ratio=1.0, groups=dict(self._ratios), round_to=ROUND_TO)
+
+    def global_target(self):
+        """The recipe's global-mode settings the next run uses as written (None when groups are set here)."""
+        return self._global if not self._ratios else None
 
     def apply_settings(self, settings) -> None:
         """Show a recipe's ``StructuredSettings`` (uniform mode: its ratios; global mode: a sentence)."""
         if self._graph is None or settings is None:
             return
-        if settings.mode != "uniform":
-            self.status.setText(f"The recipe removes {settings.reduction:.0%} of the {settings.metric.upper()} across "
-                                "the model; here you choose per group (the CLI runs the recipe as written).")
+        self._global = settings if settings.mode != "uniform" else None
+        if self._global is not None:
+            self.status.setText(f"The recipe removes the least important channels across the model until "
+                                f"{settings.reduction:.0%} of its {METRIC_WORDS.get(settings.metric, settings.metric)} are gone: Run does so. "
+                                "Moving a group's slider replaces it with your per-group choice.")
         names = {g.name for g in self._graph.prunable_groups()}
         ratios = {n: settings.keep_ratio for n in names} if settings.mode == "uniform" and settings.keep_ratio < 1 else {}
         ratios.update({n: r for n, r in settings.groups.items() if n in names})
-        self._ratios = {n: r for n, r in ratios.items() if r < 1}
+        self._ratios = {n: r for n, r in ratios.items() if r < 1} if self._global is None else {}
         for row, group in enumerate(self._graph.groups):
             if group.prunable:
                 self._show_keep(row)
@@ -338,7 +359,7 @@ class StructuredPanel(QWidget):
         ready = self._ready
         can = self.has_removal() and ready and not self._running
         self.shrink_button.setEnabled(can)
-        self.reset_button.setEnabled(bool(self._ratios) and not self._running)
+        self.reset_button.setEnabled(bool(self._ratios or self._global) and not self._running)
         if self._running:
             self.shrink_button.setToolTip("A run is in progress.")
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TARGET
+from prune_studio.ui.structured_panel import METRIC_WORDS
 
 
 class StructuredMixin:
@@ -43,7 +44,7 @@ class StructuredMixin:
 
             window_layout.fit_tree_columns(self)
         self._show_channel_columns()
-        if panel.kept_counts() and not self._dirty:
+        if (panel.kept_counts() or panel.global_target() is not None) and not self._dirty:
             self._set_dirty(True)
         self._update_actions()
 
@@ -111,6 +112,10 @@ class StructuredMixin:
             return structured_fine_tune(model, dataset, structured, settings, compile_settings,
                                         listener=AfterRemoval(listener), control=control, plan=magnitude)
 
+        target = self.structured_panel.global_target()
+        if target is not None:
+            return task, (f"Removing the least important channels until {target.reduction:.0%} of the "
+                          f"{METRIC_WORDS.get(target.metric, target.metric)} are gone, then fine-tuning the smaller model")
         kept = self.structured_panel.kept_counts()
         graph = self.structured_panel.graph
         words = ", ".join(f"{name} {k} of {graph.group(name).size}" for name, k in kept.items())
