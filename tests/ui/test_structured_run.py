@@ -306,7 +306,7 @@ def test_a_recipe_with_a_global_target_is_run_and_saved_as_written(qtbot, make_w
     with qtbot.waitSignal(w.runFinished, timeout=180_000) as blocker:
         w.start_run()
     assert blocker.args[0] is not None and w.session.shrink.to_dict()["flops_reduction"] >= 0.35
-    assert "until 40% of the FLOPs are gone" in w.log_panel.toPlainText()
+    assert "until 40% of its FLOPs are gone" in w.log_panel.toPlainText()
     panel.table.selectRow(_row(panel, "stem"))
     panel.slider.setValue(50)  # a per-group choice replaces the recipe's target
     assert panel.global_target() is None and panel.settings().groups == {"stem": 0.5}

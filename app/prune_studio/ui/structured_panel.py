@@ -21,8 +21,16 @@ from prune_studio.ui.channel_membership import membership
 COLUMNS = ("Group", "Channels", "Keep", "Layers it ties")
 #: kept channel counts are multiples of this (XNNPack runs multiples of 8 fastest)
 ROUND_TO = 8
-#: a global target's metric in words
-METRIC_WORDS = {"flops": "FLOPs", "params": "parameters"}
+
+
+def target_words(settings) -> str:
+    """A global target in words: ``"until 40% of its FLOPs are gone"``."""
+    if settings.metric == "latency":
+        if getattr(settings, "target_latency_ms", None):
+            return f"until it runs in {settings.target_latency_ms:g} ms per sample (measured)"
+        return f"until its measured latency is {settings.reduction:.0%} lower"
+    what = {"flops": "FLOPs", "params": "parameters"}.get(settings.metric, settings.metric)
+    return f"until {settings.reduction:.0%} of its {what} are gone"
 
 
 def ties_text(group) -> str:
@@ -164,6 +172,11 @@ class StructuredPanel(QWidget):
         self._update_projection()
         self._update_buttons()
         self.ratiosChanged.emit()
+
+    @property
+    def model(self):
+        """The model last analysed (None before any)."""
+        return self._model
 
     @property
     def graph(self):
@@ -316,8 +329,8 @@ class StructuredPanel(QWidget):
             return
         self._global = settings if settings.mode != "uniform" else None
         if self._global is not None:
-            self.status.setText(f"The recipe removes the least important channels across the model until "
-                                f"{settings.reduction:.0%} of its {METRIC_WORDS.get(settings.metric, settings.metric)} are gone: Run does so. "
+            self.status.setText(f"The recipe removes the least important channels across the model "
+                                f"{target_words(settings)}: Run does so. "
                                 "Moving a group's slider replaces it with your per-group choice.")
         names = {g.name for g in self._graph.prunable_groups()}
         ratios = {n: settings.keep_ratio for n in names} if settings.mode == "uniform" and settings.keep_ratio < 1 else {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TARGET
-from prune_studio.ui.structured_panel import METRIC_WORDS
+from prune_studio.ui.structured_panel import target_words
 
 
 class StructuredMixin:
@@ -36,6 +36,7 @@ class StructuredMixin:
 
     def _on_channels_changed(self) -> None:
         panel = self.structured_panel
+        self._flush_recipe_structured()  # a recipe opened before the model was analysed
         members = panel.members()
         had = bool(self.tree_model.channel_groups())
         self.tree_model.set_channel_groups(members)
@@ -86,8 +87,19 @@ class StructuredMixin:
             self._syncing_groups = False
 
     def _apply_recipe_structured(self, settings) -> None:
+        """Show a recipe's structured section once the model is built and analysed (models open
+        lazily: the data task builds them)."""
         if settings is not None and getattr(self, "structured_panel", None) is not None:
-            self.structured_panel.apply_settings(settings)
+            self._recipe_structured = settings
+            self._flush_recipe_structured()
+
+    def _flush_recipe_structured(self) -> None:
+        settings = getattr(self, "_recipe_structured", None)
+        loaded = self.session.loaded
+        if settings is None or loaded is None or not loaded.is_built or self.structured_panel.model is not loaded.model:
+            return
+        self._recipe_structured = None
+        self.structured_panel.apply_settings(settings)
 
     def recipe_structured(self):
         """The recipe's ``"structured"`` section for the current choice (None when nothing is removed)."""
@@ -114,8 +126,7 @@ class StructuredMixin:
 
         target = self.structured_panel.global_target()
         if target is not None:
-            return task, (f"Removing the least important channels until {target.reduction:.0%} of the "
-                          f"{METRIC_WORDS.get(target.metric, target.metric)} are gone, then fine-tuning the smaller model")
+            return task, f"Removing the least important channels {target_words(target)}, then fine-tuning the smaller model"
         kept = self.structured_panel.kept_counts()
         graph = self.structured_panel.graph
         words = ", ".join(f"{name} {k} of {graph.group(name).size}" for name, k in kept.items())
