@@ -2,10 +2,12 @@
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py dark
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py structured [DIR]
 
 The light run walks through the demo: the plan, the settings, a run in progress, the finished
 run, the weights of a layer, the sensitivity scan, the export and its result view, presentation
-mode; then MobileNetV2's layer tree. Exports made before ``ExportReport.samples`` existed carry
+mode; then MobileNetV2's layer tree; then channel removal on a small residual CNN (the
+Channels tab, the finished shrink and its result view). Exports made before ``ExportReport.samples`` existed carry
 no samples: the result view's strip is then filled from the exported files
 (``tests/ui/sample_predictions.py``) so the picture shows it.
 """
@@ -135,6 +137,75 @@ def mobilenet(app) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def residual_digits_model(path: Path) -> None:
+    """A small ResNet-style CNN for the digits (two residual Adds), trained briefly, saved to ``path``."""
+    from prune_studio.compat import keras
+    from prune_studio.data import DataSpec, load_data
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    BN = lambda name: L.BatchNormalization(momentum=0.9, name=name)  # noqa: E731 - statistics settle in a short fit
+    inp = L.Input((8, 8, 1))
+    x = L.ReLU(name="stem_relu")(BN("stem_bn")(L.Conv2D(32, 3, padding="same", name="stem")(inp)))
+    for i in (1, 2):
+        y = L.ReLU(name=f"block{i}_relu")(BN(f"block{i}_bn1")(
+            L.Conv2D(32, 3, padding="same", name=f"block{i}_conv1")(x)))
+        y = BN(f"block{i}_bn2")(L.Conv2D(32, 3, padding="same", name=f"block{i}_conv2")(y))
+        x = L.ReLU(name=f"block{i}_out")(L.Add(name=f"block{i}_add")([x, y]))
+    x = L.Conv2D(64, 3, strides=2, activation="relu", name="head_conv")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inp, L.Dense(10, activation="softmax", name="digits")(x), name="residual_digits")
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    data = load_data(DataSpec("digits"))
+    model.fit(data.x_train, data.y_train, epochs=10, batch_size=32, verbose=0)
+    model.save(path)
+
+
+def structured(app, where: Path = HERE) -> None:
+    """Channel removal: the Channels tab with a thinned group, the finished shrink, its results."""
+    from prune_studio.export import ExportSettings
+    from prune_studio.ui.app import create_window
+    from prune_studio.ui.layout import fit_panes, show_tab
+
+    folder = Path(tempfile.mkdtemp(prefix="prune-studio-structured-"))
+    path = folder / "residual_digits.keras"
+    residual_digits_model(path)
+    window = create_window()
+    window.resize(*SIZE)
+    window.show()
+    fit_panes(window)
+    window.open_model(path, data_spec={"kind": "digits", "path": None, "options": {}})
+    wait(app, lambda: window.session.dataset is not None and not window.is_busy())
+    panel = window.structured_panel
+    show_tab(window, panel)
+    panel.table.selectRow(0)  # the stem group, tied by both residual Adds
+    panel.slider.setValue(50)
+    window.settings_panel.epochs.setValue(10)
+    shoot_to(app, window, where, "channels")
+    done = []
+    window.runFinished.connect(done.append)
+    panel.shrink_button.click()
+    wait(app, lambda: bool(done), 600)
+    shoot_to(app, window, where, "shrink_finished")
+    out = folder / "out"
+    export = window.export_panel
+    export.apply_settings(ExportSettings(keras=True, h5=False, tflite=("float32", "dynamic", "int8"), sparse=False))
+    export.folder_edit.setText(str(out))
+    reports = []
+    export.exportFinished.connect(reports.append)
+    export.start_export()
+    wait(app, lambda: bool(reports) and not export.is_running(), 600)
+    shoot_to(app, window, where, "shrink_results")
+    window.close_without_asking()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def shoot_to(app, window, where: Path, name: str) -> None:
+    settle(app)
+    window.grab().save(str(where / f"{name}.png"))
+    print("wrote", where / f"{name}.png")
+
+
 def main(scheme: str | None = None) -> None:
     from PySide6.QtCore import QSettings
 
@@ -143,11 +214,15 @@ def main(scheme: str | None = None) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = tempfile.mkdtemp(prefix="prune-studio-settings-")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings)  # no recent files of yours
+    if scheme == "structured":  # only the channel-removal pictures (into the folder given, else here)
+        structured(app, Path(sys.argv[2]) if len(sys.argv) > 2 else HERE)
+        return
     if scheme:  # render as if the system used this colour scheme
         theme.system_scheme = lambda: scheme
     demo(app, scheme)
     if not scheme:
         mobilenet(app)
+        structured(app)
 
 
 if __name__ == "__main__":

@@ -195,3 +195,20 @@ def test_an_unpruned_model_is_not_smaller_than_itself_though_the_opened_file_hol
     assert tflite_art.baseline_label == "unpruned float32 TFLite"
     row = report.rows()[0]
     assert row["ratio"] is None and "own format" in row["note"]
+
+
+def test_a_report_with_costs_gives_every_row_its_flops_and_round_trips():
+    cost = {"baseline": {"params": 5000, "flops": 80_000}, "model": {"params": 2000, "flops": 30_000},
+            "params_reduction": 0.6, "flops_reduction": 0.625}
+    report = ExportReport.from_dict({
+        "baseline": {"accuracy": 0.9, "bytes": 1000, "gzip_bytes": 900},
+        "artifacts": [{"name": "x", "format": "tflite", "path": "x.tflite", "bytes": 300,
+                       "gzip_bytes": 90, "accuracy": 0.88, "latency_ms": 0.1, "ok": True, "note": ""}],
+        "cost": cost,
+    })
+    assert [r["flops"] for r in report.rows()] == [80_000, 30_000]
+    assert ExportReport.from_dict(report.to_dict()).cost == cost
+    header, base, row = report.to_csv().splitlines()
+    assert header.endswith(",flops") and base.endswith(",80000") and row.endswith(",30000")
+    plain = ExportReport.from_dict({"baseline": {}, "artifacts": []})
+    assert "cost" not in plain.to_dict() and plain.rows()[0]["flops"] is None  # older reports: no FLOPs

@@ -20,7 +20,7 @@ from prune_studio.export.files import atomic_write_bytes
 CSV_COLUMNS = (
     "name", "format", "bytes", "gzip_bytes", "ratio", "nonzero", "accuracy", "accuracy_change",
     "latency_ms", "ok", "note", "path", "speedup", "baseline_label", "baseline_gzip_bytes", "recommended",
-    "advice",
+    "advice", "flops",
 )
 
 
@@ -128,6 +128,9 @@ class ExportReport:
         samples: a few test samples for a "see it work" strip: ``{"index", "label",
             "baseline_pred", "preds": {artifact name: predicted class}}``; with several outputs
             each class is ``{output name: class}`` (the outputs that classify).
+        cost: parameters and FLOPs per sample of the model as opened and of the exported one
+            (``structured.report.cost_report``: ``{"baseline": {params, flops}, "model": {...}}``),
+            when the caller measured them; every artifact comes from the exported model.
     """
 
     baseline: dict
@@ -137,6 +140,7 @@ class ExportReport:
     out_dir: str = ""
     stopped: bool = False
     samples: list[dict] = field(default_factory=list)
+    cost: dict = field(default_factory=dict)
 
     def ok_artifacts(self) -> list[Artifact]:
         return [a for a in self.artifacts if a.ok]
@@ -166,6 +170,7 @@ class ExportReport:
             "out_dir": self.out_dir,
             "stopped": self.stopped,
             "samples": [dict(x) for x in self.samples],
+            **({"cost": dict(self.cost)} if self.cost else {}),
         }
 
     @classmethod
@@ -178,6 +183,7 @@ class ExportReport:
             out_dir=d.get("out_dir", ""),
             stopped=bool(d.get("stopped", False)),
             samples=[dict(x) for x in d.get("samples", [])],
+            cost=dict(d.get("cost") or {}),
         )
 
     def write_json(self, path: str | Path) -> None:
@@ -193,6 +199,7 @@ class ExportReport:
             "gzip_bytes": b.get("gzip_bytes"), "ratio": None if like_for_like else (1.0 if b.get("gzip_bytes") else None),
             "nonzero": b.get("nonzero"), "accuracy": b.get("accuracy"), "accuracy_change": None,
             "latency_ms": b.get("latency_ms"), "ok": True, "path": b.get("path", ""),
+            "flops": (self.cost.get("baseline") or {}).get("flops"),
             "note": "The file as opened; each file below is compared with the unpruned model in its own "
                     "format, without optimizer state." if like_for_like else "",
         }]
@@ -201,7 +208,8 @@ class ExportReport:
                 a.accuracy - b["accuracy"]
                 if a.accuracy is not None and b.get("accuracy") is not None else None
             )
-            rows.append({**a.to_dict(), "ratio": self.ratio(a), "accuracy_change": change})
+            rows.append({**a.to_dict(), "ratio": self.ratio(a), "accuracy_change": change,
+                         "flops": (self.cost.get("model") or {}).get("flops")})
         return rows
 
     def to_csv(self) -> str:

@@ -8,6 +8,7 @@ baseline and artifacts side by side in a table and a size bar chart.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,11 +63,22 @@ _CHART_INK = CHART_COLOURS["light"]["fg"]
 
 def _task(model, dataset, out_dir, settings, baseline_path, baseline_model, overwrite, control, report):
     """Runs in the worker thread: TensorFlow is imported here, not when the window opens."""
-    from prune_studio.export.exporter import export_all
+    from pathlib import Path
 
-    return export_all(model, dataset, out_dir, settings, baseline_path=baseline_path,
-                      baseline_model=baseline_model, overwrite=overwrite,
-                      progress=lambda f, t: report((f, t)), control=control)
+    from prune_studio.export.exporter import export_all
+    from prune_studio.structured.report import cost_report
+
+    result = export_all(model, dataset, out_dir, settings, baseline_path=baseline_path,
+                        baseline_model=baseline_model, overwrite=overwrite,
+                        progress=lambda f, t: report((f, t)), control=control)
+    # FLOPs per sample of the opened and the exported model, for the result view (as the CLI's report.json)
+    try:
+        result.cost = cost_report(baseline_model if baseline_model is not None else model, model)
+    except Exception:  # noqa: BLE001 - the files are written and verified; FLOPs are extra
+        logging.getLogger(__name__).warning("Could not count the FLOPs of the exported model", exc_info=True)
+        return result
+    result.write_json(Path(out_dir) / "report.json")
+    return result
 
 
 def error_sentence(exc: BaseException) -> str:

@@ -15,8 +15,9 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 
 from prune_studio.ui.layer_groups import group_layers
 
-COLUMNS = ("Layer", "Type", "Output", "Parameters", "Prune", "Schedule", "Target", "Zeros now")
-COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET, COL_ZEROS = range(len(COLUMNS))
+COLUMNS = ("Layer", "Type", "Output", "Parameters", "Prune", "Schedule", "Target", "Zeros now", "Channel group")
+(COL_NAME, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PRUNE, COL_SCHEDULE, COL_TARGET, COL_ZEROS,
+ COL_CHANNELS) = range(len(COLUMNS))
 #: ``Qt.UserRole``: the :class:`LayerNode` of a row.
 NodeRole = Qt.ItemDataRole.UserRole + 1
 #: The share of zeros a layer has now during a run (float 0..1, or None): the mini-bar column.
@@ -126,6 +127,7 @@ class LayerTreeModel(QAbstractItemModel):
         self._group_names: dict[int, list[str]] = {}
         self._live: dict[str, float] = {}
         self._plans: dict[str, Any] = {}
+        self._channels: dict[str, Any] = {}  # layer -> channel_membership.Membership
         self.locked = False  # during a run: nothing can be ticked
         self._make_plan = make_plan
 
@@ -138,7 +140,30 @@ class LayerTreeModel(QAbstractItemModel):
         self._group_names: dict[int, list[str]] = {}
         self._plans = plans if plans is not None else {}
         self._live = {}
+        self._channels = {}
         self.endResetModel()
+
+    def set_channel_groups(self, members: dict[str, Any]) -> None:
+        """Each layer's channel group (``channel_membership.membership``), for the group column."""
+        old, self._channels = self._channels, dict(members)
+        changed = [name for name in set(old) | set(self._channels)
+                   if (old.get(name) is None) != (self._channels.get(name) is None)
+                   or (old.get(name) is not None and old[name].cell() != self._channels[name].cell())]
+        if len(changed) > 32:  # a new model: one pass over the tree
+            self._emit_changed(self._root, COL_CHANNELS, COL_CHANNELS)
+            return
+        for name in changed:  # a slider step: only the thinned group's rows repaint
+            index = self.index_of(name, COL_CHANNELS)
+            if index.isValid():
+                self.dataChanged.emit(index, index)
+
+    def channel_groups(self) -> dict[str, Any]:
+        """Layer name -> its channel group membership (empty before the analysis)."""
+        return dict(self._channels)
+
+    def channel_group(self, name: str) -> Any:
+        """The :class:`~prune_studio.ui.channel_membership.Membership` of a layer, or None."""
+        return self._channels.get(name)
 
     def set_live_sparsity(self, layers: dict[str, float]) -> None:
         """Each layer's share of zeros now (during a run), for the "Zeros now" column.
@@ -303,6 +328,9 @@ class LayerTreeModel(QAbstractItemModel):
             return self._group_data(node, col, role)
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_PRUNE and info.prunable:
             return Qt.CheckState.Checked if self.is_enabled(info.name) else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_CHANNELS:
+            member = self._channels.get(info.name)
+            return member.sentence() if member is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if not info.prunable:
                 return info.reason or "This layer cannot be pruned."
@@ -341,6 +369,9 @@ class LayerTreeModel(QAbstractItemModel):
         if col == COL_ZEROS:
             value = self._live.get(info.name)
             return "" if value is None else f"{value:.0%}"
+        if col == COL_CHANNELS:
+            member = self._channels.get(info.name)
+            return member.cell() if member is not None else ""
         if col == COL_NAME:
             return info.name
         if col == COL_TYPE:

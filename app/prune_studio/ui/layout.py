@@ -35,7 +35,7 @@ from prune_studio.ui import presentation
 from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
-from prune_studio.ui.layer_tree_model import COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, LayerTreeModel
+from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, LayerTreeModel
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.results_view import ResultsView
@@ -120,8 +120,9 @@ def build(w) -> None:
     w.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     w.tree.header().setStretchLastSection(False)
     w.tree.setColumnHidden(COL_ZEROS, True)  # shown once a run reports zeros
-    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, then the rest.
-    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS)):
+    w.tree.setColumnHidden(COL_CHANNELS, True)  # shown once the model's channel groups are known
+    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, Channel group, then the rest.
+    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, COL_CHANNELS)):
         w.tree.header().moveSection(w.tree.header().visualIndex(column), visual)
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
@@ -292,7 +293,14 @@ def update_actions(w) -> None:
     loading = bool(w._loaders)
     has_plan = any(p.enabled for p in s.plans.values())
     ready = s.loaded is not None and s.dataset is not None and not loading
-    w.act_run.setEnabled(ready and has_plan and not running)
+    structured = w.structured_wanted()
+    w.act_run.setEnabled(ready and (has_plan or structured) and not running)
+    w.act_run.setToolTip("Remove the Channels tab's channels, then fine-tune (Ctrl+R)" if structured
+                         else "Fine-tune with pruning (Ctrl+R)")
+    if getattr(w, "structured_panel", None) is not None:
+        w.structured_panel.set_running(running)
+        w.structured_panel.set_ready(ready, "Load data in the 'Data and training' tab first." if s.dataset is None
+                                     else "Wait until the model and data have loaded.")
     w.act_pause.setEnabled(running and w.run.state in ("running", "paused"))
     w.act_pause.setText("Resume" if w.run.state == "paused" else "Pause")
     w.act_stop.setEnabled(running and w.run.state != "stopping")

@@ -23,12 +23,13 @@ from prune_studio.ui.session import Session, build_model_task, load_data_task, l
 from prune_studio.ui.user_settings import add_recent, app_settings
 from prune_studio.ui.window_plan import PlanMixin
 from prune_studio.ui.window_run import RunMixin
+from prune_studio.ui.window_structured import StructuredMixin
 from prune_studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
 
 
-class MainWindow(PlanMixin, RunMixin, QMainWindow):
+class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
     """Prune Studio's window. ``modelReady`` fires when a model is open and described."""
 
     modelReady = Signal()
@@ -82,6 +83,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
             self.scan_panel.planSuggested.connect(self.apply_suggested_plan)
         if self.export_panel is not None:
             self.export_panel.exportFinished.connect(self._on_export_finished)
+        self._connect_structured()
 
     # --- busy indicator ------------------------------------------------------------------
     def _start_task(self, text: str, fn, *args, on_done=None, **kwargs) -> Worker:
@@ -154,6 +156,7 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
             self._export_settings = recipe.export.to_dict()
             self._adopt_plan_steps = recipe.plan is not None
             self._pending_suggest = recipe.suggest
+            self._pending_structured = recipe.structured
             data_spec = recipe.data_spec().to_dict()
         self.tree_model.set_description(description, self.session.plans)
         self.tree.expandAll()
@@ -172,6 +175,8 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         elif not loaded.is_built:
             self._start_task("Preparing the model…", build_model_task, loaded, on_done=lambda _m: self._update_panels())
         self._update_panels()
+        structured, self._pending_structured = getattr(self, "_pending_structured", None), None
+        self._apply_recipe_structured(structured)
 
     def load_data(self, spec: dict) -> None:
         self._start_task("Loading data…", load_data_task, spec, None, self.session.loaded,
@@ -272,7 +277,8 @@ class MainWindow(PlanMixin, RunMixin, QMainWindow):
         export = self.export_panel.settings() if hasattr(self.export_panel, "settings") else None
         try:
             recipe = Recipe(model_path=str(self.session.model_path), data=DataSpec.from_dict(spec), plan=self.session.plan(),
-                            training=self.settings_panel.training_settings(), export=export, trust=self.session.trust)
+                            training=self.settings_panel.training_settings(), export=export, trust=self.session.trust,
+                            structured=self.recipe_structured())
             written = save_recipe(recipe, path)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Save recipe", exc)

@@ -29,7 +29,8 @@ from prune_studio.ui.card_layout import CardFlowLayout
 from prune_studio.ui.table_fill import columns_fixed
 from prune_studio.ui.results_charts import AccuracyScatter, SampleStrip, SizeChart, short_name
 
-COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "ms/sample", "Faster", "Verified", "Note")
+COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "FLOPs", "ms/sample", "Faster",
+           "Verified", "Note")
 CARDS_PER_ROW = 5
 
 
@@ -50,6 +51,16 @@ def headline(row: dict) -> str:
     return f"{short_name(row['name'])}: " + ", ".join(p for p in parts if p)
 
 
+def flops_text(value: float | None) -> str:
+    """FLOPs per sample, short: ``"1.23 M"``, ``"45.6 k"`` (empty when not counted)."""
+    if value is None:
+        return ""
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f}"
+
+
 def cells(row: dict) -> list[str]:
     """One row of :data:`COLUMNS` as text."""
     pct = lambda v: "" if v is None else f"{100 * v:.1f}%"  # noqa: E731
@@ -60,6 +71,7 @@ def cells(row: dict) -> list[str]:
         "" if row.get("ratio") is None else f"{row['ratio']:.1f}x",
         "" if row.get("nonzero") is None else f"{row['nonzero']:,}",
         pct(row.get("accuracy")), "" if change is None else f"{100 * change:+.1f} pts",
+        flops_text(row.get("flops")),
         "" if row.get("latency_ms") is None else f"{row['latency_ms']:.3f}",
         "" if not row.get("speedup") else f"{row['speedup']:.1f}x",
         "yes" if row.get("ok") else ("not kept" if row.get("dropped") else "no"),
@@ -230,7 +242,12 @@ class ResultsView(QWidget):
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
-                item.setToolTip(row.get("advice") or row.get("note") or row.get("path") or text)
+                tip = row.get("advice") or row.get("note") or row.get("path") or text
+                if COLUMNS[c] == "FLOPs" and row.get("flops") is not None:
+                    tip = f"{row['flops']:,} floating-point operations per sample (2 per multiply-add), counted on the model this file came from."
+                elif COLUMNS[c] == "ms/sample" and row.get("latency_ms") is not None:
+                    tip = "Measured while verifying: mean time per test sample (TFLite files one sample at a time)."
+                item.setToolTip(tip)
                 self.table.setItem(r, c, item)
         self.table.setVisible(bool(rows))
         self._fit_table_height()

@@ -22,6 +22,7 @@ class Session:
     data_spec: dict | None = None
     plans: dict[str, Any] = field(default_factory=dict)  # layer name -> LayerPlan
     result: Any = None  # training.FineTuneResult of the last run
+    shrink: Any = None  # structured.run.ShrinkResult when the last run removed channels
     model_path: Path | None = None
     trust: bool = False
 

@@ -30,8 +30,9 @@ class RunMixin:
         s = self.session
         if s.loaded is None or s.dataset is None or self.run.running:
             return
-        if not any(p.enabled for p in s.plans.values()):
-            self.statusBar().showMessage("Tick at least one layer to prune first.", 5000)
+        structured = self.structured_wanted()
+        if not structured and not any(p.enabled for p in s.plans.values()):
+            self.statusBar().showMessage("Tick at least one layer to prune, or thin a channel group in the Channels tab, first.", 5000)
             return
         plan, settings, model, dataset, compile_settings = s.plan(), self.settings_panel.training_settings(), s.loaded.model, s.dataset, s.loaded.compile_settings
         enabled = [n for n, p in plan.layers.items() if p.enabled]
@@ -41,17 +42,24 @@ class RunMixin:
         self.banner.hide()
         self._phase = ""
         self.tree_model.set_live_sparsity({})
-        self.tree.setColumnHidden(COL_ZEROS, False)
+        self.tree.setColumnHidden(COL_ZEROS, not enabled)  # a run that only removes channels zeroes nothing
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run_started_at = time.monotonic()
-        self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
-                                   f"({total_steps:,} steps of {settings.batch_size} samples).")
+        self._run_title = "Shrink" if structured else "Fine-tune"
+        if structured:
+            task, words = self.structured_task(plan, settings, model, dataset, compile_settings)
+            self.log_panel.append_line(f"{words} for {settings.epochs} epochs ({total_steps:,} steps of "
+                                       f"{settings.batch_size} samples)"
+                                       + (f", zeroing weights in {len(enabled)} layers." if enabled else "."))
+        else:
+            self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
+                                       f"({total_steps:,} steps of {settings.batch_size} samples).")
 
-        def task(listener, control):
-            from prune_studio.training import fine_tune
+            def task(listener, control):
+                from prune_studio.training import fine_tune
 
-            return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
+                return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
 
         self.run.start(task, defer=self.charts.call_after_paint)
         QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
@@ -131,7 +139,12 @@ class RunMixin:
             self.tree_model.set_live_sparsity(pending)
         self.charts.stop_live()
         self.progress.setVisible(False)
-        self.session.result = result
+        shrink = None
+        if hasattr(result, "fine_tune") and hasattr(result, "before"):  # a structured run's ShrinkResult
+            shrink, result = result, result.fine_tune
+        self.session.result, self.session.shrink = result, shrink
+        if shrink is not None:
+            self._structured_finished(shrink)
         word = "Stopped" if result.stopped else "Finished"
         self.status_text.setText(f"{word}: {result_sentence(result)}")
         self.log_panel.append_line(f"{word}: after pruning, the model scores {metric_words(result.final)} on the test set.")
@@ -146,7 +159,7 @@ class RunMixin:
         self.charts.stop_live()
         self.progress.setVisible(False)
         self.status_text.setText("Run failed")
-        show_error(self, "Fine-tune", exc, modal=not self._close_after_run)
+        show_error(self, getattr(self, "_run_title", "Fine-tune"), exc, modal=not self._close_after_run)
         self._update_actions()
         self.runFinished.emit(None)
         if self._close_after_run:
