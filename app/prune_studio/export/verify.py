@@ -203,7 +203,11 @@ def _signature(interp, side: str) -> dict | None:
 
 
 def tflite_predict(interp, x, output_names: list[str] | None = None):
-    """Outputs for every sample, one at a time, and the mean latency per sample in ms.
+    """Outputs for every sample, one at a time, and the median latency per sample in ms.
+
+    The median, not the mean: on a busy machine a few invocations are pre-empted or run
+    while another process holds the core, and the first one also pays for delegate set-up;
+    the mean then made a file look several times faster or slower than its baseline.
 
     Inputs are quantized and outputs dequantized when the file's I/O is integer, so the
     caller always deals in floats. ``x`` is an array, or a dict by Keras input name; with
@@ -220,7 +224,7 @@ def tflite_predict(interp, x, output_names: list[str] | None = None):
     else:
         outputs = {"": out_details[0]}
     preds = {name: [] for name in outputs}
-    elapsed = 0.0
+    times = []
     for i in range(arrays.count(x)):
         for name, detail in inputs.items():
             sample = (x[name] if name else x)[i : i + 1]
@@ -230,14 +234,14 @@ def tflite_predict(interp, x, output_names: list[str] | None = None):
         interp.reset_all_variables()
         start = time.perf_counter()
         interp.invoke()
-        elapsed += time.perf_counter() - start
+        times.append(time.perf_counter() - start)
         for name, detail in outputs.items():
             result = interp.get_tensor(detail["index"]).astype(np.float32)
             scale, zero = detail["quantization"]
             if np.issubdtype(detail["dtype"], np.integer) and scale:
                 result = (result - zero) * scale
             preds[name].append(result.reshape(-1))
-    ms = 1000.0 * elapsed / max(1, arrays.count(x))
+    ms = 1000.0 * float(np.median(times)) if times else 0.0
     stacked = {name: np.stack(rows) if rows else np.zeros((0, 1), np.float32) for name, rows in preds.items()}
     return (stacked if output_names else stacked[""]), ms
 
