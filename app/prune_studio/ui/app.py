@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from prune_studio.ui.main_window import MainWindow
 from prune_studio.ui.theme import app_icon, apply_theme, follow_system
+from prune_studio.ui.worker import wait_for_all
 
 DEFAULT_SIZE = (1280, 800)
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -39,6 +40,9 @@ def create_window(model_path: str | None = None, demo: bool = False, trust: bool
     # and a paint re-enters Python hundreds of times; each re-entry may wait for the GIL up to
     # the switch interval (5 ms by default), which made one paint take 150 ms. 1 ms bounds that.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    if not getattr(app, "_prune_studio_waits_for_workers", False):
+        app.aboutToQuit.connect(wait_for_all)  # a closed window may still be building a model
+        app._prune_studio_waits_for_workers = True
     window = MainWindow(trust=trust)
     window.setWindowIcon(app_icon())
     width, height = DEFAULT_SIZE

@@ -168,12 +168,13 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
         self._set_dirty(False)
         self.log_panel.append_line(f"Opened {Path(path).name}: {description.total_params:,} parameters in "
                                    f"{len(description.prunable_layers())} layers that can be pruned.")
-        self.modelReady.emit()
         if data_spec is not None:
             self.settings_panel.set_data_spec(data_spec)
             self.load_data(data_spec)  # builds the model in its worker
         elif not loaded.is_built:
             self._start_task("Preparing the model…", build_model_task, loaded, on_done=lambda _m: self._update_panels())
+        # After the build started: a listener that closes the window then waits for it.
+        self.modelReady.emit()
         self._update_panels()
         structured, self._pending_structured = getattr(self, "_pending_structured", None), None
         self._apply_recipe_structured(structured)

@@ -49,6 +49,21 @@ class _Signals(QObject):
     finished = Signal()
 
 
+#: Workers started and not yet finished, so the application can wait for them before it exits.
+_running: set["Worker"] = set()
+
+
+def wait_for_all() -> None:
+    """Block until every running :class:`Worker` has returned (at application exit).
+
+    A QThread destroyed while it runs aborts the process ("QThread: Destroyed while thread is
+    still running"); a window closed while a model is still being built in the background
+    must not crash on the way out.
+    """
+    for worker in list(_running):
+        worker.wait()
+
+
 class Worker(QThread):
     """Calls ``fn(*args, report=callable, **kwargs)`` in a thread.
 
@@ -68,6 +83,11 @@ class Worker(QThread):
         self.done = self.signals.finished  # QThread.finished exists too; this one fires after returned/errored
         self.result: Any = None
         self.error: BaseException | None = None
+        self.finished.connect(lambda: _running.discard(self))
+
+    def start(self, *args: Any) -> None:
+        _running.add(self)
+        super().start(*args)
 
     def run(self) -> None:  # runs in the thread
         _lower_this_threads_priority(BACKGROUND_NICENESS)
