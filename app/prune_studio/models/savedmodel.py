@@ -87,14 +87,20 @@ def open_savedmodel(path: Path, trust: bool, custom: dict) -> SavedModelPlan:
     return SavedModelPlan(build, root.get("training_config"), _graph_config(root))
 
 
+def _network_config(root: dict) -> dict | None:
+    """The root node's stored config when it is a Sequential/Functional graph network, else None."""
+    config = root.get("model_config")
+    if not root.get("is_graph_network") or not isinstance(config, dict):
+        return None
+    return config if config.get("class_name") in ("Sequential", "Functional", "Model") else None
+
+
 def _graph_config(root: dict) -> dict | None:
     """The decoded Sequential/Functional config of a graph network's root node, else None."""
     from tf_keras.src.saving.legacy.saved_model import json_utils
 
-    config = root.get("model_config")
-    if not root.get("is_graph_network") or not isinstance(config, dict):
-        return None
-    if config.get("class_name") not in ("Sequential", "Functional", "Model"):
+    config = _network_config(root)
+    if config is None:
         return None
     try:
         return json_utils.decode(json.dumps(config))
@@ -112,10 +118,8 @@ def _rebuild_from_config(path: Path, root: dict, custom: dict):
     """
     from prune_studio.compat import keras
 
-    config = root.get("model_config")
-    if not root.get("is_graph_network") or not isinstance(config, dict):
-        return None
-    if config.get("class_name") not in ("Sequential", "Functional", "Model"):
+    config = _network_config(root)
+    if config is None:
         return None
     try:
         # from JSON, so tf-keras decodes the {"class_name": "__tuple__"} shapes SavedModel stores
