@@ -15,7 +15,10 @@ def zoo(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["mobilenet_v2", "mobilenet_v3_small", "resnet_small"])
 def test_prunes_exports_and_verifies(zoo, tmp_path, kind):
-    described, report = run_pipeline(model_file(zoo, kind), zoo / f"{kind}.npz", tmp_path / "out")
+    # MobileNetV3's TF-op layers have no Keras 3 form: its extra Keras 3 copy is never made, and
+    # trying costs a child process (the "Not made" note is tested in test_zoo_structure.py).
+    export = {"keras3": False} if kind == "mobilenet_v3_small" else None
+    described, report = run_pipeline(model_file(zoo, kind), zoo / f"{kind}.npz", tmp_path / "out", export=export)
     assert described["total_params"] > 0
     assert_exported_and_verified(report)
 
