@@ -12,6 +12,8 @@ this package before TensorFlow is ready.
 from prune_studio.scan.channel_result import DEFAULT_KEEP_RATIOS, ChannelScanResult
 from prune_studio.scan.result import DEFAULT_SPARSITIES, ScanResult
 
+from prune_studio.lazy_names import lazy_getattr
+
 _LAZY = {
     "ScanError": "sensitivity",
     "cached_scan": "sensitivity",
@@ -30,12 +32,4 @@ _LAZY = {
 __all__ = ["DEFAULT_KEEP_RATIOS", "DEFAULT_SPARSITIES", "ChannelScanResult", "ScanResult", *_LAZY]
 
 
-def __getattr__(name: str):
-    """Load the TensorFlow-backed names on first use."""
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"prune_studio.scan.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'prune_studio.scan' has no attribute {name!r}")
+__getattr__ = lazy_getattr("prune_studio.scan", _LAZY, globals())

@@ -7,6 +7,7 @@ and FLOPs for a choice without building anything. ``StructuredSettings`` (the re
 ``"structured"`` section) imports without TensorFlow; the other names load it on first use.
 """
 
+from prune_studio.lazy_names import lazy_getattr
 from prune_studio.structured.settings import StructuredSettings
 
 _LAZY = {
@@ -31,12 +32,4 @@ _LAZY = {
 __all__ = ["StructuredSettings", *_LAZY]
 
 
-def __getattr__(name: str):
-    """Load the TensorFlow-backed names on first use."""
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"prune_studio.structured.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'prune_studio.structured' has no attribute {name!r}")
+__getattr__ = lazy_getattr("prune_studio.structured", _LAZY, globals())
