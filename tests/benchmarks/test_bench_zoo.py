@@ -2,9 +2,8 @@
 
 For each model (trained first on data it can learn, so its accuracy is a real baseline) it
 prints one line: open + describe time (as ``inspect`` and the window do it; and with the model
-built), the fine-tune step's CPU-time ratio (pruned / plain,
-one TensorFlow thread, alternated runs), export + verification time of every artifact, peak
-memory, and test accuracy: baseline, after a fine-tune with every target at 0% and the
+built), the fine-tune step's CPU-time ratio (pruned / plain, one TensorFlow thread, alternated
+runs), export + verification time of every artifact, peak memory, and test accuracy: baseline, after a fine-tune with every target at 0% and the
 defaults, and after the suggested plan (``max_drop`` 0.02). Each CLI run is a process of its
 own, as a user runs it; peak memory is that process's maximum resident set.
 
