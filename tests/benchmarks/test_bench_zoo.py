@@ -1,9 +1,9 @@
 """Benchmark: the model zoo at the sizes users bring, judged as users judge it.
 
 For each model (trained first on data it can learn, so its accuracy is a real baseline) it
-prints one line: open + describe time, the fine-tune step's CPU-time ratio (pruned / plain,
-one TensorFlow thread, alternated runs), export + verification time of every artifact, peak
-memory, and test accuracy: baseline, after a fine-tune with every target at 0% and the
+prints one line: open + describe time (as ``inspect`` and the window do it; and with the model
+built), the fine-tune step's CPU-time ratio (pruned / plain, one TensorFlow thread, alternated
+runs), export + verification time of every artifact, peak memory, and test accuracy: baseline, after a fine-tune with every target at 0% and the
 defaults, and after the suggested plan (``max_drop`` 0.02). Each CLI run is a process of its
 own, as a user runs it; peak memory is that process's maximum resident set.
 
@@ -91,7 +91,7 @@ def _step_ratio(model, x, y, rounds=5, steps=20):
 def test_zoo_model(name, tmp_path):
     from prune_studio.data import DataSpec, load_data
     from prune_studio.export import export_all
-    from prune_studio.models import describe_model, load_model
+    from prune_studio.models import describe_model, load_model, open_model
 
     size, epochs = MODELS[name]
     extra = ("--size", str(size)) if size else ()
@@ -99,9 +99,13 @@ def test_zoo_model(name, tmp_path):
     model_path, data = zoo / f"{name}.keras", zoo / f"{name}.npz"
 
     start = time.perf_counter()
-    loaded = load_model(model_path)
-    description = describe_model(loaded.model, loaded.path)
+    description = open_model(model_path).describe()  # what inspect and the window show first
     described = time.perf_counter() - start
+    start = time.perf_counter()
+    loaded = load_model(model_path)
+    built_description = describe_model(loaded.model, loaded.path)
+    built = time.perf_counter() - start
+    assert built_description.to_dict() == description.to_dict()
     n_layers = len(list(description.layers()))
 
     dataset = load_data(DataSpec(kind="npz", path=str(data)))
@@ -125,7 +129,7 @@ def test_zoo_model(name, tmp_path):
     zero_final, zero_worst = _best(zero_report)
     plan_final, plan_worst = _best(plan_report)
     zeros = plan_report.get("sparsity", {}).get("overall")
-    print(f"\nzoo {name}: {n_layers} layers, {loaded.model.count_params():,} params | open+describe {described:.2f} s | "
+    print(f"\nzoo {name}: {n_layers} layers, {loaded.model.count_params():,} params | open+describe {described:.2f} s (built: {built:.2f} s) | "
           f"step ratio {ratio:.3f}x | export+verify {exported:.1f} s ({export_ok}/{len(export.artifacts)} ok, "
           f"peak RSS +{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024:.0f} MB) | "
           f"CLI peak {max(zero_mb, plan_mb):.0f} MB | accuracy baseline {baseline:.3f}, 0% fine-tune {zero_final:.3f} "

@@ -212,3 +212,23 @@ def test_a_report_with_costs_gives_every_row_its_flops_and_round_trips():
     assert header.endswith(",flops") and base.endswith(",80000") and row.endswith(",30000")
     plain = ExportReport.from_dict({"baseline": {}, "artifacts": []})
     assert "cost" not in plain.to_dict() and plain.rows()[0]["flops"] is None  # older reports: no FLOPs
+
+
+def test_keras_baselines_written_through_the_stripped_model_equal_a_clones_and_leave_it_as_it_was(tiny_model,
+                                                                                                    digits_dataset):
+    """The stripped export lends itself to write the unpruned weights without Adam (no clone)."""
+    import numpy as np
+
+    from prune_studio.compat import keras
+    from prune_studio.export import baselines
+
+    stripped = keras.models.clone_model(tiny_model)
+    zeros = [np.zeros_like(w) for w in tiny_model.get_weights()]
+    stripped.set_weights(zeros)  # other weights than the baseline's, as a pruned model has
+    x, y = digits_dataset.x_test[:20], digits_dataset.y_test[:20]
+    cloned = baselines.measure(tiny_model, {"keras", "h5"}, x, y, 1.0)
+    lent = baselines.measure(tiny_model, {"keras", "h5"}, x, y, 1.0, like=stripped)
+    for fmt in ("keras", "h5"):
+        assert lent[fmt].gzip_bytes == pytest.approx(cloned[fmt].gzip_bytes, rel=0.01), fmt
+        assert lent[fmt].label == cloned[fmt].label
+    assert all(np.array_equal(a, b) for a, b in zip(stripped.get_weights(), zeros))

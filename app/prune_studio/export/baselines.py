@@ -9,6 +9,7 @@ measured once per export, in a temporary folder, and never kept.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -41,7 +42,31 @@ def _uncompiled_copy(model):
     return copy
 
 
-def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latency_ms: float | None) -> dict[str, Baseline]:
+@contextlib.contextmanager
+def _without_optimizer(model, like):
+    """``model``'s architecture and weights in a model without optimizer, to be saved.
+
+    ``like`` (the stripped export: same layers, no optimizer) lends itself, holding ``model``'s
+    weights until the block ends, when it has the same weight shapes; else ``model`` is cloned
+    (building every layer again: 1.8 s of CPU for MobileNetV2).
+    """
+    if getattr(model, "optimizer", None) is None:
+        yield model
+        return
+    if like is None or like is model or getattr(like, "optimizer", None) is not None or (
+            [tuple(w.shape) for w in like.weights] != [tuple(w.shape) for w in model.weights]):
+        yield _uncompiled_copy(model)
+        return
+    own = like.get_weights()
+    like.set_weights(model.get_weights())
+    try:
+        yield like
+    finally:
+        like.set_weights(own)
+
+
+def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latency_ms: float | None,
+            like=None) -> dict[str, Baseline]:
     """Baselines for ``formats`` (any of ``tflite``, ``keras``, ``h5``) of the unpruned ``model``.
 
     Args:
@@ -49,6 +74,8 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
         formats: which formats the export writes.
         x, y: the verification samples (the TFLite baseline is run on them).
         keras_latency_ms: the in-memory model's latency, the Keras files' baseline speed.
+        like: a model of the same architecture without optimizer (the stripped export), used
+            to write the Keras baselines with ``model``'s weights; its own weights are put back.
 
     Returns:
         ``{format: Baseline}``; a format whose baseline could not be written is left out.
@@ -67,15 +94,15 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
             except ExportError:
                 pass
         if formats & {"keras", "h5"}:
-            plain = _uncompiled_copy(model) if getattr(model, "optimizer", None) is not None else model
-            for fmt in sorted(formats & {"keras", "h5"}):
-                path = folder / f"baseline.{fmt}"
-                try:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
-                        plain.save(path, **({"include_optimizer": False} if fmt == "h5" else {}))
-                except Exception:  # noqa: BLE001 - no baseline then; the export itself reports errors
-                    continue
-                out[fmt] = Baseline(f"unpruned .{fmt} without optimizer state", path.stat().st_size,
-                                    gzip_size(path), keras_latency_ms)
+            with _without_optimizer(model, like) as plain:
+                for fmt in sorted(formats & {"keras", "h5"}):
+                    path = folder / f"baseline.{fmt}"
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
+                            plain.save(path, **({"include_optimizer": False} if fmt == "h5" else {}))
+                    except Exception:  # noqa: BLE001 - no baseline then; the export itself reports errors
+                        continue
+                    out[fmt] = Baseline(f"unpruned .{fmt} without optimizer state", path.stat().st_size,
+                                        gzip_size(path), keras_latency_ms)
     return out

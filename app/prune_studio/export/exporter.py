@@ -136,7 +136,8 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     baselines = {}
     if baseline_model is not None:
         progress(1 / steps, "Measuring the unpruned model in each format")
-        baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test, baseline.get("latency_ms"))
+        baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test, baseline.get("latency_ms"),
+                                      like=stripped)
     sparsity = weight_sparsity(stripped)
     report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
     try:

@@ -227,13 +227,19 @@ LAYER_REASONS = (
 )
 
 
-def layer_reason(layer, engine_reason: str) -> str:
-    """The sentence saying why ``layer`` is not pruned: its kind's own reason when known."""
-    names = {klass.__name__ for klass in type(layer).__mro__}
+def kind_reason(cls) -> str | None:
+    """The sentence saying why layers of class ``cls`` are not pruned, or None when the kind has
+    no reason of its own (the engine's is used)."""
+    names = {klass.__name__ for klass in cls.__mro__}
     for kinds, reason in LAYER_REASONS:
         if names.intersection(kinds):
             return reason
-    return engine_reason
+    return None
+
+
+def layer_reason(layer, engine_reason: str) -> str:
+    """The sentence saying why ``layer`` is not pruned: its kind's own reason when known."""
+    return kind_reason(type(layer)) or engine_reason
 
 
 def _describe_layer(layer, parent_path: str, keras) -> LayerInfo:

@@ -10,6 +10,7 @@ equivalent, or whose options tf-keras lacks, is named in the error.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import json
@@ -57,7 +58,8 @@ def _classes(custom: dict) -> dict:
     return {**builtin_layer_classes(), **custom}
 
 
-def _accepted(cls) -> tuple[set[str], bool]:
+@functools.lru_cache(maxsize=None)
+def _accepted(cls) -> tuple[frozenset[str], bool]:
     """Keyword names a class's constructors take (over its bases), and whether it takes **kwargs."""
     names: set[str] = set()
     var_keyword = False
@@ -70,7 +72,7 @@ def _accepted(cls) -> tuple[set[str], bool]:
             break  # nothing is passed further up
         var_keyword = True
     names.discard("self")
-    return names, var_keyword
+    return frozenset(names), var_keyword
 
 
 def _object(value: dict, layer: str):

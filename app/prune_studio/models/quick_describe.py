@@ -2,12 +2,15 @@
 
 Rebuilding a saved Functional model makes tf-keras call every layer symbolically and create and
 initialise every variable, then read the weights: 4-6 s for MobileNetV2 and 6-20 s for
-ResNet50 here, all before the window can show a single layer. Describing needs none of that. Each
-layer is made from its (already scanned) config, its output shape comes from
-``compute_output_shape`` on its inputs' shapes, following the config's call graph, and its
-weights are created as *uninitialised* variables (``UninitializedVariable``: a shape, a dtype and
-a name, no values), so parameter counts, prunable weight names and the engine's own prunability
-verdicts come from the same layer classes the full build uses. Nothing is read from the weights.
+ResNet50 here, all before the window can show a single layer. Describing needs none of that. The walk
+follows the config's call graph with each call's input shapes. The common built-in kinds (convolutions,
+Dense, normalisation, pooling, merges, activations, reshapes: ``layer_shapes.RULES``) are not
+made at all: their weight and output shapes are worked out from the config, and their
+prunability from their class. Every other layer is made from its (already scanned) config, its
+output shape comes from ``compute_output_shape``, and its weights are created as
+*uninitialised* variables (``UninitializedVariable``: a shape, a dtype and a name, no values), so
+parameter counts, prunable weight names and the engine's own prunability verdicts come from the
+same layer classes the full build uses. Nothing is read from the weights.
 
 A config the walk does not understand (a TensorFlow op called with tensor keyword arguments, an
 unknown node format, a layer whose shape cannot be computed) gives ``None``: the caller then
@@ -20,10 +23,20 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import threading
 
-from prune_studio.models.describe import LayerInfo, ModelDescription, file_size, layer_info, shape_list
-from prune_studio.models.safety import skips_first_call
+from prune_studio.models.describe import (
+    LayerInfo,
+    ModelDescription,
+    WeightInfo,
+    file_size,
+    kind_reason,
+    layer_info,
+    shape_list,
+)
+from prune_studio.models.layer_shapes import RULES, NotByHand
+from prune_studio.models.safety import builtin_layer_classes, skips_first_call
 
 _MODELS = ("Sequential", "Functional", "Model")
 
@@ -76,6 +89,74 @@ def _tuples(shape):
     return tuple(shape.as_list()) if shape.rank is not None else None
 
 
+class _Weight:
+    """A weight of a layer described by hand: its variable name and shape."""
+
+    def __init__(self, name: str, shape):
+        self.name, self.shape = name, shape
+
+
+@functools.lru_cache(maxsize=None)
+def _hand_class(kind: str):
+    """The built-in class of a layer kind ``layer_shapes`` works out by hand, or None: the kind
+    must also have a reason of its own for not being pruned, or be one the engine prunes."""
+    from prune_studio.pruning.registry import SUPPORTED
+
+    if kind not in RULES and kind != "InputLayer":
+        return None
+    cls = builtin_layer_classes().get(kind)
+    if cls is None or (cls not in SUPPORTED and kind_reason(cls) is None):
+        return None
+    return cls
+
+
+class _Hand:
+    """A built-in layer described from its config (``layer_shapes``); no layer object is made."""
+
+    def __init__(self, cls, entry: dict):
+        self.cls, self.config = cls, entry.get("config") or {}
+        self.name = self.config.get("name") or entry.get("name")
+        self.rule = RULES.get(entry.get("class_name"))
+        self.weights: list = []
+        self.called = False
+
+    def call(self, inputs):
+        from prune_studio.compat import tf
+
+        weights, out = self.rule(self.config, _lists(inputs))
+        made = [(f"{self.name}/{name}:0", shape) for name, shape in weights]
+        if not self.called:
+            self.weights = [_Weight(name, tf.TensorShape(shape)) for name, shape in made]
+            self.called = True
+        elif made != [(w.name, w.shape.as_list()) for w in self.weights]:
+            raise _Unsupported("a shared layer called on inputs of other shapes")
+        return tf.TensorShape(out)
+
+    def info(self, parent_path: str, output_shape) -> LayerInfo:
+        """What ``layer_info`` gives for the built layer."""
+        from prune_studio.pruning.registry import SUPPORTED
+
+        path = f"{parent_path}/{self.name}" if parent_path else self.name
+        prunable = self.cls in SUPPORTED
+        by_name = {w.name: w for w in self.weights}
+        weights = [by_name[f"{self.name}/{attr}:0"] for attr in SUPPORTED[self.cls]] if prunable else []
+        return LayerInfo(
+            name=self.name, path=path, type=self.cls.__name__, output_shape=output_shape,
+            params=int(sum(w.shape.num_elements() for w in self.weights)), prunable=prunable,
+            reason="" if prunable else kind_reason(self.cls),
+            weights=[WeightInfo(w.name, w.shape.as_list(), int(w.shape.num_elements())) for w in weights],
+        )
+
+
+def _lists(inputs):
+    """Input shape(s) as lists (a list of lists for several), for ``layer_shapes``."""
+    if isinstance(inputs, list):
+        return [_lists(s) for s in inputs]
+    if inputs.rank is None:
+        raise NotByHand("an input of unknown rank")
+    return inputs.as_list()
+
+
 class _Walk:
     """Layers of one (possibly nested) model config, with the shapes of their calls."""
 
@@ -92,6 +173,16 @@ class _Walk:
 
     # --- making and building one layer --------------------------------------------------
     def _make(self, entry: dict):
+        """A :class:`_Hand` for the kinds described by hand, else the layer object."""
+        kind = entry.get("class_name")
+        if (isinstance(kind, str) and kind not in self.custom and entry.get("registered_name") in (None, kind)
+                and _keras_module(entry.get("module"))):
+            cls = _hand_class(kind)
+            if cls is not None:
+                return _Hand(cls, entry)
+        return self._make_layer(entry)
+
+    def _make_layer(self, entry: dict):
         from prune_studio.compat import keras
 
         if entry.get("class_name") in _MODELS:
@@ -108,6 +199,15 @@ class _Walk:
         from prune_studio.compat import keras, tf
 
         layer = made[name]
+        if isinstance(layer, _Hand):
+            try:
+                if kwargs:
+                    raise NotByHand("a call with keyword arguments")
+                return layer.call(inputs)
+            except NotByHand:
+                if layer.called:
+                    raise _Unsupported("a shared layer the rules read only for some of its calls") from None
+                layer = made[name] = self._make_layer(entry)
         if kwargs:
             return _traced(layer, inputs, kwargs)
         if not layer.built:
@@ -115,7 +215,7 @@ class _Walk:
                 with tf.name_scope(layer.name):
                     layer.build(inputs)
             except Exception:  # noqa: BLE001 - its build reads its variables (Normalization): real ones
-                layer = made[name] = self._make(entry)
+                layer = made[name] = self._make_layer(entry)
                 _REAL.on = True
                 try:
                     with tf.name_scope(layer.name):
@@ -278,6 +378,8 @@ class _Walk:
                     prunable=False, reason="This is a group of layers; choose the layers inside it.",
                     children=layer.infos(path),
                 ))
+            elif isinstance(layer, _Hand):
+                out.append(layer.info(parent_path, self.layer_output_shape(layer.name, entry.get("class_name"))))
             else:
                 out.append(layer_info(layer, parent_path, self.layer_output_shape(layer.name, entry.get("class_name"))))
         return out
@@ -285,6 +387,10 @@ class _Walk:
 
 _NONE = object()  # a keyword argument whose value is None (not a missing input)
 _OP_LAYERS = ("TFOpLambda", "SlicingOpLambda")
+
+
+def _keras_module(module) -> bool:
+    return module is None or (isinstance(module, str) and module.split(".")[0] in ("keras", "tf_keras"))
 
 
 def _is_ref(value) -> bool:
