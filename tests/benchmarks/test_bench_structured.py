@@ -5,7 +5,8 @@ residual adds: train the dense model on synthetic images this test makes (ten cl
 tints and stripe patterns, with random phase, contrast and noise), remove the least important channels across the model to
 cut ``REDUCTION`` of its FLOPs (``prune_studio.structured``, kept counts multiples of 8; the
 fragile groups, i.e. the stem, the residual streams and the linear bottlenecks, stay whole:
-``fragile_keep_ratio=1.0``; BatchNorm statistics re-estimated right after surgery),
+``fragile_keep_ratio=1.0``, except those ``GROUPS`` names; BatchNorm statistics re-estimated right
+after surgery),
 fine-tune with the app's ``fine_tune`` and compare TFLite latency (LiteRT, XNNPack, 1 thread,
 batch 1, median of >= 200 invocations after warm-up, dense and structured measured in
 alternating rounds in one run) and accuracy. It also prints the same latency ratio for the
@@ -26,7 +27,9 @@ Measured on the shared 2-core machine (load average about 7): MobileNetV2 withou
 groups protected lost 9 points at -67% FLOPs (0.960 -> 0.870); with them whole, 0.960 -> 0.953
 at -68% FLOPs, but int8 only 1.94-2.01x; a -75% FLOPs cut gave 2.26x int8 at 0.960 -> 0.823 (the
 global search took the early expansions down to 8 channels). Int8 lags float32 because the
-unthinned 48x48 stem region costs more in int8 than in float32 here.
+unthinned 48x48 stem region costs more in int8 than in float32 here, so the bench halves the stem
+(``GROUPS``: 16 -> 8 channels), cuts 66% of the FLOPs and fine-tunes 10 epochs: 0.960 -> 0.973 in
+a trial run, int8 2.13x against 2.01x for the -68% cut with the stem whole (load 11).
 """
 
 import os
@@ -37,7 +40,12 @@ import pytest
 
 from prune_studio.compat import keras, tf
 
-REDUCTION = {"mobilenet_v2": 0.68, "resnet_cnn": 0.6}
+REDUCTION = {"mobilenet_v2": 0.66, "resnet_cnn": 0.6}
+#: groups given a keep ratio of their own (the rest are chosen by the global search): MobileNetV2's
+#: 16-channel stem runs at 48x48 and, kept whole, held int8 at 1.94-2.13x; halved, 2.13-2.30x
+GROUPS = {"mobilenet_v2": {"Conv1": 0.5}, "resnet_cnn": {}}
+#: fine-tuning epochs after the channels are removed (the dense models train 8)
+TUNE_EPOCHS = {"mobilenet_v2": 10, "resnet_cnn": 8}
 #: how hard each model's data is: the ResNet learns the default set perfectly (1.000 proves nothing)
 DATA = {"mobilenet_v2": {}, "resnet_cnn": {"noise": 0.3, "contrast": (0.05, 0.15), "jitter": 0.12}}
 RUNS, WARMUP, ROUNDS = 1200, 50, 20
@@ -286,15 +294,15 @@ def test_channel_pruning_speed_up(name):
     start = time.perf_counter()
     graph = analyze(dense)
     selection = plan_selection(graph, StructuredSettings(reduction=REDUCTION[name], metric="flops", round_to=8,
-                                                         fragile_keep_ratio=1.0))
+                                                         fragile_keep_ratio=1.0, groups=GROUPS[name]))
     small = shrink(dense, graph, selection)
     surgery = time.perf_counter() - start
     surgery_load = os.getloadavg()[0]
     before, after = model_cost(graph), model_cost(analyze(small))
     recalibrate_batchnorm(small, x_train)
     a_cut = _accuracy(small, x_test, y_test)
-    tuned = fine_tune(small, PruningPlan(), dataset, TrainingSettings(epochs=8, batch_size=16, learning_rate=1e-3,
-                      validation_split=0.0), compile_settings=compile_settings).stripped_model
+    tune = TrainingSettings(epochs=TUNE_EPOCHS[name], batch_size=16, learning_rate=1e-3, validation_split=0.0)
+    tuned = fine_tune(small, PruningPlan(), dataset, tune, compile_settings=compile_settings).stripped_model
     recalibrate_batchnorm(tuned, x_train)
     a1 = _accuracy(tuned, x_test, y_test)
     print(f"{name}: structured fine-tuned, accuracy {a_cut:.3f} after surgery, {a1:.3f} after fine-tuning", flush=True)
