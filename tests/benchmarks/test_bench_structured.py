@@ -28,8 +28,11 @@ groups protected lost 9 points at -67% FLOPs (0.960 -> 0.870); with them whole, 
 at -68% FLOPs, but int8 only 1.94-2.01x; a -75% FLOPs cut gave 2.26x int8 at 0.960 -> 0.823 (the
 global search took the early expansions down to 8 channels). Int8 lags float32 because the
 unthinned 48x48 stem region costs more in int8 than in float32 here, so the bench halves the stem
-(``GROUPS``: 16 -> 8 channels), cuts 66% of the FLOPs and fine-tunes 10 epochs: 0.960 -> 0.973 in
-a trial run, int8 2.13x against 2.01x for the -68% cut with the stem whole (load 11).
+(``GROUPS``: 16 -> 8 channels), cuts 66% of the FLOPs and fine-tunes 10 epochs: int8 2.13x against
+2.01x for the -68% cut with the stem whole (side by side, load 11). Two full runs (load 5.6, 5.4):
+MobileNetV2 2.10x / 2.23x float32, 2.10x / 2.09x int8, 0.960 -> 0.973; ResNet 2.53x / 2.40x
+float32, 2.23x / 2.13x int8, 0.917 -> 0.980 (the shrunk model trains 8 epochs more than the dense
+one); every unstructured path 0.96-1.05x.
 """
 
 import os
