@@ -210,3 +210,18 @@ def test_settings_naming_a_missing_group_say_which_groups_exist(trained):
 
     with pytest.raises(StructureError, match="group 'conv9'.*its groups are c1, c2, fc"):
         plan_selection(analyze(trained), StructuredSettings(groups={"conv9": 0.5}))
+
+
+def test_the_result_lists_every_layers_new_output_shape_and_parameters(trained):
+    from prune_studio.structured import shrink_model
+    from prune_studio.structured.run import layer_sizes
+
+    result = shrink_model(trained, StructuredSettings(mode="uniform", keep_ratio=0.5))
+    sizes = result.layer_sizes
+    assert sizes["c1"] == ((None, 8, 8, 16), 3 * 3 * 16)  # 32 -> 16 filters, no bias
+    assert sizes["fc"][0] == (None, 24) and sizes["out"] == ((None, 10), 24 * 10 + 10)
+    assert sum(params for _shape, params in sizes.values()) == result.model.count_params()
+    # a nested model's layers are listed too, under their own names
+    inner = keras.Sequential([L.Input((4,)), L.Dense(3, name="inner_dense")], name="inner")
+    outer = keras.Sequential([L.Input((4,)), inner, L.Dense(2, name="head")])
+    assert layer_sizes(outer)["inner_dense"] == ((None, 3), 15) and layer_sizes(outer)["inner"][1] == 15

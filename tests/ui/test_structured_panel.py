@@ -1,5 +1,7 @@
 """The "Remove channels" tab: groups of the open model, a keep slider, live projected cost."""
 
+import pytest
+
 from prune_studio.compat import keras
 
 
@@ -57,9 +59,41 @@ def test_the_window_has_a_remove_channels_tab_for_the_open_model(qtbot, demo_as_
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert "Channels" in tabs
     assert panel.table.rowCount() > 0 and "can be thinned" in panel.intro.text()
+    # the groups were found in the worker that built the model, not on the GUI thread
+    from prune_studio.ui.channel_analysis import analysed_in, graph_of
+
+    model = window.session.loaded.model
+    assert analysed_in(model).startswith("worker:") and panel.graph is graph_of(model)
     names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
     first = next(r for r, n in enumerate(names) if panel.table.item(r, 2).text() != "fixed")
     panel.table.selectRow(first)
     with qtbot.waitSignal(panel.projectionChanged) as blocker:
         panel.slider.setValue(50)
     assert blocker.args[0]["flops"] < blocker.args[0]["flops_before"]
+
+
+def test_the_channel_analysis_made_in_a_thread_is_the_one_the_tab_shows(qtbot):
+    import threading
+
+    from prune_studio.structured import StructureError
+    from prune_studio.ui.channel_analysis import analysed_in, graph_of, prepare
+    from prune_studio.ui.structured_panel import StructuredPanel
+
+    model = _model()
+    thread = threading.Thread(target=prepare, args=(model,), name="worker:test")
+    thread.start()
+    thread.join()
+    assert analysed_in(model) == "worker:test"
+    panel = StructuredPanel()
+    qtbot.addWidget(panel)
+    panel.set_context(model)
+    assert panel.graph is graph_of(model) and panel.table.rowCount() == 3
+
+    class Net(keras.Model):
+        def call(self, x):
+            return x
+
+    net = Net()
+    prepare(net)  # a model the analysis cannot follow: the reason is kept and raised again
+    with pytest.raises(StructureError, match="subclassed"):
+        graph_of(net)

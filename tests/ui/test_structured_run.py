@@ -112,6 +112,13 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
     assert w.charts._baseline_line.value() == pytest.approx(shrink.baseline["accuracy"])
     log = w.log_panel.toPlainText()
     assert "Removing channels (stem 8 of 16 kept)" in log and "After removing channels, before fine-tuning" in log
+    # the tree shows the smaller model's outputs and parameters, its tooltips the opened model's
+    from prune_studio.ui.layer_tree_model import COL_PARAMS, COL_SHAPE
+
+    assert w.tree_model.index_of("stem", COL_SHAPE).data() == "8×8×8"
+    assert w.tree_model.index_of("stem", COL_PARAMS).data() == "80"  # 3*3*1*8 + 8, was 160
+    assert w.tree_model.index_of("head_conv", COL_PARAMS).data() == f"{3 * 3 * 8 * 6 + 6:,}"
+    assert "160 parameters" in w.tree_model.index_of("stem", COL_PARAMS).data(Qt.ItemDataRole.ToolTipRole)
 
     out = tmp_path / "out"
     export = w.export_panel

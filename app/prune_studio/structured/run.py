@@ -36,6 +36,7 @@ class ShrinkResult:
         skipped: layers the analysis could not follow, with the reason (their channels stay).
         rounds: per round ``{"params", "flops", "metrics_before_tuning", "metrics"}``.
         fine_tune: the last round's ``FineTuneResult`` (``None`` without fine-tuning).
+        layer_sizes: layer name -> ``(output shape, parameters)`` of ``model`` (see :func:`layer_sizes`).
     """
 
     model: Any
@@ -47,6 +48,7 @@ class ShrinkResult:
     fine_tune: Any = None
     stopped: bool = False
     baseline: dict = field(default_factory=dict)
+    layer_sizes: dict[str, tuple] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able part: costs, reductions, groups, rounds."""
@@ -61,6 +63,28 @@ class ShrinkResult:
             "stopped": self.stopped,
             "baseline": dict(self.baseline),
         }
+
+
+def layer_sizes(model) -> dict[str, tuple]:
+    """Layer name -> ``(output shape, parameters)`` for every layer of ``model``, nested models' too.
+
+    The window shows these for the smaller model; the shape is ``None`` for a layer used at several
+    places (Keras has no single output shape for it).
+    """
+    out: dict[str, tuple] = {}
+
+    def visit(container) -> None:
+        for layer in container.layers:
+            try:
+                shape = layer.output_shape
+            except (AttributeError, RuntimeError):
+                shape = None
+            out[layer.name] = (shape, int(layer.count_params()))
+            if hasattr(layer, "layers"):
+                visit(layer)
+
+    visit(model)
+    return out
 
 
 def plan_selection(graph: ChannelGraph, settings: StructuredSettings, share: float = 1.0,
@@ -141,7 +165,7 @@ def shrink_model(model, settings: StructuredSettings, share: float = 1.0, progre
     after = CostModel(analyze(small)).cost()
     groups = {g.name: {"size": g.size, "kept": len(selection.get(g.name, range(g.size)))} for g in graph.groups}
     rounds = [{"round": 1, **after.to_dict(), **info}]
-    return ShrinkResult(small, before, after, groups, dict(graph.skipped), rounds)
+    return ShrinkResult(small, before, after, groups, dict(graph.skipped), rounds, layer_sizes=layer_sizes(small))
 
 
 def structured_fine_tune(model, dataset, settings: StructuredSettings, training, compile_settings=None,
@@ -212,4 +236,5 @@ def structured_fine_tune(model, dataset, settings: StructuredSettings, training,
     kept = {g.name: g.size for g in final_graph.groups}
     groups = {name: {"size": size, "kept": kept.get(name, size)} for name, size in original.items()}
     result.baseline = baseline  # "before" means the model as opened, not the last round's input
-    return ShrinkResult(current, reference, after, groups, skipped, rounds, result, stopped, baseline)
+    return ShrinkResult(current, reference, after, groups, skipped, rounds, result, stopped, baseline,
+                        layer_sizes(current))

@@ -128,6 +128,7 @@ class LayerTreeModel(QAbstractItemModel):
         self._live: dict[str, float] = {}
         self._plans: dict[str, Any] = {}
         self._channels: dict[str, Any] = {}  # layer -> channel_membership.Membership
+        self._sizes: dict[str, tuple] = {}  # layer -> (output shape, params) of the model a shrink made
         self.locked = False  # during a run: nothing can be ticked
         self._make_plan = make_plan
 
@@ -141,7 +142,24 @@ class LayerTreeModel(QAbstractItemModel):
         self._plans = plans if plans is not None else {}
         self._live = {}
         self._channels = {}
+        self._sizes = {}
         self.endResetModel()
+
+    def set_sizes(self, sizes: dict[str, tuple]) -> None:
+        """Per layer ``(output shape, parameters)`` of the smaller model a channel removal made.
+
+        The Output and Parameters columns then show those (their tooltips the opened model's);
+        an empty dict shows the opened model's again.
+        """
+        self._sizes = dict(sizes)
+        self._emit_changed(self._root, COL_SHAPE, COL_PARAMS)
+
+    def params(self, node: LayerNode) -> int:
+        """Parameters of a layer (a group: of its layers) now, after a shrink when there was one."""
+        if node.is_group:
+            return sum(self.params(n) for n in node.children)
+        size = self._sizes.get(node.name)
+        return node.info.params if size is None else size[1]
 
     def set_channel_groups(self, members: dict[str, Any]) -> None:
         """Each layer's channel group (``channel_membership.membership``), for the group column."""
@@ -328,6 +346,9 @@ class LayerTreeModel(QAbstractItemModel):
             return self._group_data(node, col, role)
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_PRUNE and info.prunable:
             return Qt.CheckState.Checked if self.is_enabled(info.name) else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_SHAPE, COL_PARAMS) and info.name in self._sizes:
+            before = shape_text(info.output_shape) if col == COL_SHAPE else f"{info.params:,} parameters"
+            return f"After removing channels; the model as opened: {before}."
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_CHANNELS:
             member = self._channels.get(info.name)
             return member.sentence() if member is not None else None
@@ -365,7 +386,7 @@ class LayerTreeModel(QAbstractItemModel):
             if col == COL_TARGET:
                 on = sum(self.is_enabled(n) for n in self.group_prunable(node))
                 return f"{on} pruned" if on else ""
-            return {COL_NAME: info.name, COL_TYPE: info.type, COL_PARAMS: f"{info.params:,}"}.get(col, "")
+            return {COL_NAME: info.name, COL_TYPE: info.type, COL_PARAMS: f"{self.params(node):,}"}.get(col, "")
         if col == COL_ZEROS:
             value = self._live.get(info.name)
             return "" if value is None else f"{value:.0%}"
@@ -377,9 +398,10 @@ class LayerTreeModel(QAbstractItemModel):
         if col == COL_TYPE:
             return info.type
         if col == COL_SHAPE:
-            return shape_text(info.output_shape)
+            size = self._sizes.get(info.name)
+            return shape_text(info.output_shape if size is None or size[0] is None else size[0])
         if col == COL_PARAMS:
-            return f"{info.params:,}"
+            return f"{self.params(node):,}"
         if col == COL_PRUNE:
             return "" if info.prunable else "—"
         plan = self._plans.get(info.name)

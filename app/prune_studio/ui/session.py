@@ -60,6 +60,9 @@ def load_recipe_task(path: str) -> Any:
 
 def build_model_task(loaded: Any) -> Any:
     """Build the opened model's layers and read its weights (runs in a worker)."""
+    from prune_studio.ui.channel_analysis import prepare
+
+    prepare(loaded.model)  # the Channels tab's groups, off the GUI thread
     return loaded.model
 
 
@@ -72,6 +75,10 @@ def load_data_task(spec: dict, input_shape: Any = None, loaded: Any = None) -> t
     issues = check_data(dataset, model) if model is not None else []
     if model is not None and not issues:
         warm_up_tracing(model, dataset)
+    if model is not None:
+        from prune_studio.ui.channel_analysis import prepare
+
+        prepare(model)  # the Channels tab's groups, off the GUI thread
     return dataset, issues
 
 

@@ -121,7 +121,10 @@ class StructuredPanel(QWidget):
 
     # --- context -------------------------------------------------------------------------
     def set_context(self, model) -> None:
-        """Analyse ``model`` (a tf-keras model already loaded, so TensorFlow is imported).
+        """Show ``model``'s channel groups (a tf-keras model already loaded, so TensorFlow is imported).
+
+        The window's worker has analysed the model by now (``ui.channel_analysis``); a model it
+        has not is analysed here.
 
         The same model again (the window refreshes its panels after data loads and runs) keeps
         the user's choice.
@@ -129,7 +132,8 @@ class StructuredPanel(QWidget):
         if model is self._model and model is not None:
             return
         from prune_studio.structured.cost import CostModel
-        from prune_studio.structured.groups import StructureError, analyze
+        from prune_studio.structured.groups import StructureError
+        from prune_studio.ui.channel_analysis import graph_of
 
         self._model = model
         self._ratios.clear()
@@ -137,7 +141,7 @@ class StructuredPanel(QWidget):
         self.table.setRowCount(0)
         self.status.setText("")
         try:
-            self._graph = analyze(model)
+            self._graph = graph_of(model)  # made in the window's model/data worker when it opened the model
         except StructureError as exc:
             self._graph = None
             self.intro.setText(f"{exc} Channels cannot be removed from this model; zeroing weights still works.")

@@ -143,8 +143,7 @@ class RunMixin:
         if hasattr(result, "fine_tune") and hasattr(result, "before"):  # a structured run's ShrinkResult
             shrink, result = result, result.fine_tune
         self.session.result, self.session.shrink = result, shrink
-        if shrink is not None:
-            self._structured_finished(shrink)
+        self._structured_finished(shrink)
         word = "Stopped" if result.stopped else "Finished"
         self.status_text.setText(f"{word}: {result_sentence(result)}")
         self.log_panel.append_line(f"{word}: after pruning, the model scores {metric_words(result.final)} on the test set.")

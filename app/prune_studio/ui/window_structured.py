@@ -133,6 +133,11 @@ class StructuredMixin:
         return task, f"Removing channels ({words} kept), then fine-tuning the smaller model"
 
     def _structured_finished(self, shrink) -> None:
+        """After a run: the tree shows the smaller model's outputs and parameters (the opened
+        model's again after a run that removed no channels, ``shrink`` None)."""
+        self.tree_model.set_sizes(getattr(shrink, "layer_sizes", None) or {})
+        if shrink is None:
+            return
         self.structured_panel.show_result(shrink)
         self.log_panel.append_line(self.structured_panel.status.text())
 
