@@ -136,8 +136,11 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     with TFLiteBatch(tflite_process.shared()) as batch:
         try:
             _queue_tflite(batch, stripped, baseline_model, plan, out, settings, dataset, progress, steps)
-            baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
             sparsity = weight_sparsity(stripped)
+            if batch.pending():
+                progress(1 / steps, "Converting to TFLite")
+            batch.wait_all(control)  # nothing is timed while the converter works
+            baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
             report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
             preds = _write_all(report, stripped, plan, out, settings, x_test, y_test, job, keras3_plan,
                                progress, steps, control, batch)

@@ -23,7 +23,7 @@ class TFLiteBatch:
         self._process = process if process is not None and process.start() else None
         self._folder = tempfile.TemporaryDirectory(prefix="prune-studio-tflite-")
         self._tickets: dict[str, int] = {}
-        self._errors: dict[str, str] = {}
+        self._done: dict[str, str] = {}  # name -> '' (written) or why not
         self._notes: dict[str, str] = {}
         self._local: dict[str, tuple] = {}  # name -> in-process conversion, when there is no child
         self._paths: dict[str, Path] = {}  # where each file is written (removed on close unless taken)
@@ -45,13 +45,13 @@ class TFLiteBatch:
         try:
             handoff = hand_over(model, folder, key) if self._process is not None else None
         except ExportError as exc:
-            self._errors.update((name, str(exc)) for name, *_ in files)
+            self._done.update((name, str(exc)) for name, *_ in files)
             return
         for name, kind, sparse, path in files:
             if kind == "int8":
                 error = handoff.unfused_error if handoff is not None else ""
                 if error or calibration is None:
-                    self._errors[name] = error or ("The full-integer int8 export needs training samples to "
+                    self._done[name] = error or ("The full-integer int8 export needs training samples to "
                                                    "calibrate; load a data set with a training split.")
                     continue
                 if handoff is not None and handoff.calibration is None:
@@ -66,10 +66,28 @@ class TFLiteBatch:
         """Where file ``name`` is written; the caller removes it from now on."""
         return self._paths.pop(name)
 
+    def pending(self) -> bool:
+        """Whether the child still has files of this batch to make."""
+        return bool(self._tickets)
+
+    def wait_all(self, control=None) -> None:
+        """Wait until the child has made every queued file (it then uses no CPU), or until
+        ``control.stopped``.
+
+        Latencies are measured after this: a conversion running beside a timed run took a
+        core from it (the unpruned model measured 6.3 instead of 0.7 ms/sample).
+        """
+        for name, ticket in list(self._tickets.items()):
+            if control is not None and control.stopped:
+                return
+            self._done[name] = self._process.wait(ticket)
+            del self._tickets[name]
+
     def wait(self, name: str) -> tuple[str, str]:
         """``(error, note)`` for file ``name``: error '' when the file was written."""
-        if name in self._errors:
-            return self._errors.pop(name), ""
+        if name in self._done:
+            error = self._done.pop(name)
+            return error, "" if error else self._notes.get(name, "")
         if name in self._local:
             return self._convert_here(name)
         if name not in self._tickets:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
@@ -108,7 +108,8 @@ class AccuracyScatter(_Chart):
     Dots on (almost) the same spot share one label. Labels are laid out in pixels whenever
     the chart is drawn at a new size: each goes to the first spot around its dot (right and
     above first) where it stays inside the plot and covers no other label and no dot; when no
-    spot is free, the one covering least.
+    spot is free, the one covering least. A label that had to move away from its dot gets a
+    thin line to it.
     """
 
     def __init__(self, parent: QWidget | None = None):
@@ -120,6 +121,7 @@ class AccuracyScatter(_Chart):
         self.dots = pg.ScatterPlotItem()
         self.chart.addItem(self.dots)
         self.labels: list[pg.TextItem] = []
+        self.leaders: list[pg.PlotCurveItem] = []  # label i's line to its dot (empty when beside it)
         self._anchors: list[tuple[float, float]] = []  # each label's dot, in data units
         self.empty = EmptyState(self.chart.getPlotItem(), "Export to plot accuracy against size.")
         layout = QGridLayout(self)
@@ -127,13 +129,17 @@ class AccuracyScatter(_Chart):
         layout.addWidget(self.chart)
         self.points: list[dict] = []
         view = self.chart.getPlotItem().getViewBox()
-        view.sigResized.connect(self.place_labels)
-        view.sigRangeChanged.connect(self.place_labels)
+        self._place_timer = QTimer(self)  # one layout per event-loop turn, however many changes
+        self._place_timer.setSingleShot(True)
+        self._place_timer.setInterval(0)
+        self._place_timer.timeout.connect(self.place_labels)
+        view.sigResized.connect(self._place_timer.start)
+        view.sigRangeChanged.connect(self._place_timer.start)
 
     def show_rows(self, rows: list[dict]) -> None:
-        for label in self.labels:
-            self.chart.removeItem(label)
-        self.labels, self._anchors = [], []
+        for item in self.labels + self.leaders:
+            self.chart.removeItem(item)
+        self.labels, self.leaders, self._anchors = [], [], []
         self.points = []
         for i, r in enumerate(rows):
             if not r.get("gzip_bytes") or r.get("accuracy") is None or (i and not r.get("ok")):
@@ -149,8 +155,12 @@ class AccuracyScatter(_Chart):
         for pos, names in sorted(_groups(self.points).items()):
             label = pg.TextItem(_label_text(names), color=INK, anchor=(0, 0))
             label.setPos(*pos)
+            leader = pg.PlotCurveItem(pen=pg.mkPen("#b8bec6", width=1))
+            leader.setZValue(-1)  # under the dots
+            self.chart.addItem(leader)
             self.chart.addItem(label)
             self.labels.append(label)
+            self.leaders.append(leader)
             self._anchors.append(pos)
         self.empty.set_empty(not self.points)
         if self.points:
@@ -178,7 +188,7 @@ class AccuracyScatter(_Chart):
             half = p["size"] / 2 + 1
             taken.append(QRectF(centre.x() - half, centre.y() - half, 2 * half, 2 * half))
         by_anchor = {tuple(p["pos"]): p["size"] for p in self.points}
-        for label, anchor in zip(self.labels, self._anchors):
+        for label, leader, anchor in zip(self.labels, self.leaders, self._anchors):
             size = label.textItem.boundingRect().size()  # pixels, whatever the view scale
             centre = view.mapViewToScene(QPointF(*anchor))
             gap = by_anchor.get(tuple(anchor), FILE_DOT) / 2 + 2
@@ -192,6 +202,12 @@ class AccuracyScatter(_Chart):
                     break
             taken.append(best)
             label.setPos(view.mapSceneToView(best.topLeft()))
+            near = QPointF(min(max(centre.x(), best.left()), best.right()), min(max(centre.y(), best.top()), best.bottom()))
+            if (near - centre).manhattanLength() > 2 * gap + 4:
+                end = view.mapSceneToView(near)
+                leader.setData([anchor[0], end.x()], [anchor[1], end.y()])
+            else:
+                leader.setData([], [])
 
 
 def _label_text(names: list[str]) -> str:
