@@ -2,10 +2,12 @@
 
 :func:`long_calls` runs a function in a thread of its own with a profile hook that times
 every C function it calls (``c_call`` .. ``c_return``), while a watchdog thread in the same
-process wakes every millisecond. A long C call that released the GIL leaves the watchdog
-ticking; one that held it leaves a gap as long as the call. Each call longer than the
-threshold is reported with its name, its duration, the longest watchdog gap inside it (the
-time the GIL was held), and the Python line that made it.
+process wakes every millisecond and reads the probed thread's CPU clock. A long C call that
+released the GIL leaves the watchdog ticking; one that held it leaves a gap, and the CPU the
+probed thread used within one gap is how long it held the GIL (a process descheduled on a
+busy machine leaves a gap too, but uses no CPU in it). Each call longer than the threshold
+is reported with that figure, its duration and CPU time, the garbage collection inside it,
+and the Python line that made it. Full garbage collections are listed on their own.
 
 The profile hook slows Python code down (it runs on every call), not the C calls it times.
 Run as a script to probe a window-like run start-up and export of the demo or MobileNetV2::
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 class LongCall:
     name: str
     seconds: float
-    held: float  # longest watchdog gap during the call: the GIL was held at least this long
+    held: float  # most CPU the calling thread used between two watchdog ticks: the GIL held that long
     where: str
     start: float
     cpu: float = 0.0  # CPU time the calling thread used during the call
@@ -64,14 +66,21 @@ def long_calls(fn, *args, threshold: float = 0.03, **kwargs) -> tuple[object, li
         elif "t" in gc_started:
             collections.append((gc_started.pop("t"), time.perf_counter(), info["generation"]))
 
+    clock = {}
+
     def watchdog():
         while not done.is_set():
-            ticks.append(time.perf_counter())
+            try:
+                cpu = time.clock_gettime(clock["id"]) if "id" in clock else 0.0
+            except OSError:  # the probed thread has ended
+                break
+            ticks.append((time.perf_counter(), cpu))
             time.sleep(0.001)
 
     out = {}
 
     def target():
+        clock["id"] = time.pthread_getcpuclockid(threading.get_ident())
         sys.setprofile(hook)
         try:
             out["result"] = fn(*args, **kwargs)
@@ -90,9 +99,11 @@ def long_calls(fn, *args, threshold: float = 0.03, **kwargs) -> tuple[object, li
     dog.join()
     gc.callbacks.remove(on_gc)
     for call in found:
-        inside = [t for t in ticks if call.start <= t <= call.start + call.seconds]
-        edges = [call.start] + inside + [call.start + call.seconds]
-        call.held = max(b - a for a, b in zip(edges, edges[1:]))
+        # Between two watchdog ticks the watchdog waited for the GIL; the CPU the probed thread
+        # used meanwhile is time it held the GIL (a descheduled process uses none).
+        end = call.start + call.seconds
+        inside = [(t, c) for t, c in ticks if call.start - 0.002 <= t <= end + 0.002]
+        call.held = max((c2 - c1 for (_, c1), (_, c2) in zip(inside, inside[1:])), default=call.cpu)
         end = call.start + call.seconds
         call.gc = sum(max(0.0, min(b, end) - max(a, call.start)) for a, b, _ in collections)
     long_gc = [(b - a, g) for a, b, g in collections if b - a > threshold]
@@ -106,11 +117,10 @@ def long_calls(fn, *args, threshold: float = 0.03, **kwargs) -> tuple[object, li
 def print_calls(title: str, calls: list[LongCall], held_at_least: float = 0.03) -> None:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\n{title} (load average {load}): C calls holding the GIL > {held_at_least * 1000:.0f} ms "
-          "(the watchdog waited that long and the caller used that much CPU: on a busy machine a thread "
-          "descheduled while holding the GIL shows a long gap with little CPU, and is left out)")
-    for call in sorted(calls, key=lambda c: -min(c.held, c.cpu)):
-        if min(call.held, call.cpu) >= held_at_least:
-            print(f"  {call.held * 1000:7.1f} ms held of {call.seconds * 1000:7.1f} ms (CPU {call.cpu * 1000:6.1f} ms, "
+          "(CPU the calling thread used while the 1 ms watchdog could not run)")
+    for call in sorted(calls, key=lambda c: -c.held):
+        if call.held >= held_at_least:
+            print(f"  {call.held * 1000:7.1f} ms held, call {call.seconds * 1000:7.1f} ms (CPU {call.cpu * 1000:6.1f} ms, "
                   f"gc {call.gc * 1000:5.1f} ms)  {call.name}  ({call.where})")
 
 

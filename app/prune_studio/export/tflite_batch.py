@@ -20,7 +20,8 @@ class TFLiteBatch:
     """Queued conversions by name; use as a context manager (the hand-over folder is removed)."""
 
     def __init__(self, process: ConverterProcess | None):
-        self._process = process if process is not None and process.start() else None
+        self._offered = process  # started on the first add: an export without TFLite files needs none
+        self._process: ConverterProcess | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="prune-studio-tflite-")
         self._tickets: dict[str, int] = {}
         self._done: dict[str, str] = {}  # name -> '' (written) or why not
@@ -33,14 +34,13 @@ class TFLiteBatch:
         """The hand-over folder (removed on :meth:`close`)."""
         return Path(self._folder.name)
 
-    @property
-    def in_child(self) -> bool:
-        return self._process is not None
-
     def add(self, key: str, model, files: list[tuple[str, str, bool, Path]], int8_io: str = "float",
             calibration=None) -> None:
         """Queue ``files`` (name, kind, sparse, path) of ``model``; ``calibration`` feeds ``int8``."""
         folder = Path(self._folder.name)
+        if self._offered is not None:
+            self._process = self._offered if self._offered.start() else None
+            self._offered = None
         self._paths.update((name, Path(path)) for name, _, _, path in files)
         try:
             handoff = hand_over(model, folder, key) if self._process is not None else None

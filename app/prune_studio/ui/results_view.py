@@ -204,9 +204,10 @@ class ResultsView(QWidget):
         self.report = report
         rows = report.rows()
         files = [r for r in rows[1:] if r.get("ok")]
-        stages = [lambda: self._fill_heading(rows, files), lambda: self._fill_cards(files),
-                  lambda: self._fill_table_fixed(rows), lambda: self.size_chart.show_rows(rows),
-                  lambda: self.scatter.show_rows(rows), lambda: self._fill_samples(report, files)]
+        stages = [lambda: self._fill_heading(rows, files), self._clear_cards]
+        stages += [lambda r=r: self._add_card(r) for r in files]  # a card each: shown and laid out
+        stages += [self._fit_cards, lambda: self._fill_table_fixed(rows), lambda: self.size_chart.show_rows(rows),
+                   lambda: self.scatter.show_rows(rows), lambda: self._fill_samples(report, files)]
         self._stages = stages
         if not staged:
             while self._stages:
@@ -247,17 +248,19 @@ class ResultsView(QWidget):
         self.strip.show_samples(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
         self.strip_title.setVisible(bool(samples))
 
-    def _fill_cards(self, files: list[dict]) -> None:
+    def _clear_cards(self) -> None:
         for card in self.cards:
             self.cards_layout.removeWidget(card)
             card.hide()
             card.deleteLater()
-        self.cards = [ResultCard(r, self.cards_box) for r in files]
-        for card in self.cards:
-            card.set_scale(self.scale)
-            self.cards_layout.addWidget(card)
-            card.show()
-        self._fit_cards()
+        self.cards = []
+
+    def _add_card(self, row: dict) -> None:
+        card = ResultCard(row, self.cards_box)
+        card.set_scale(self.scale)
+        self.cards.append(card)
+        self.cards_layout.addWidget(card)
+        card.show()
 
     def _fit_cards(self) -> None:
         """Fewer cards share a row when larger fonts make each card need more width."""
