@@ -12,7 +12,7 @@ and the Python line that made it. Full garbage collections are listed on their o
 The profile hook slows Python code down (it runs on every call), not the C calls it times.
 Run as a script to probe a window-like run start-up and export of the demo or MobileNetV2::
 
-    .venv/bin/python tests/benchmarks/gil_calls.py demo|mobilenet [startup] [export]
+    .venv/bin/python tests/benchmarks/gil_calls.py demo|mobilenet [startup [full]] [export]
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def main(argv: list[str]) -> None:
 
     which = argv[0] if argv else "demo"
     loaded, dataset = _mobilenet() if which == "mobilenet" else _demo()
-    settings = TrainingSettings(epochs=1, batch_size=32)
+    settings = TrainingSettings(epochs=2 if "full" in argv else 1, batch_size=32)
     plan = PruningPlan.uniform(loaded.model, 0.5, 0, 10, frequency=2)
     if "--freeze" in argv:
         gc.freeze()  # what the window did during a run until full collections waited for idle time
@@ -175,7 +175,8 @@ def main(argv: list[str]) -> None:
 
         class StopAtFirstBatch(TrainingListener):
             def on_batch_end(self, step, epoch, logs):
-                self.control.stop()
+                if "full" not in argv:  # "full": the whole run, its pruning steps and epoch ends too
+                    self.control.stop()
 
         from prune_studio.training.control import RunControl
 
@@ -184,7 +185,7 @@ def main(argv: list[str]) -> None:
         result, calls = long_calls(fine_tune, loaded.model, plan, dataset, settings,
                                    compile_settings=loaded.compile_settings, listener=listener,
                                    control=listener.control)
-        print_calls(f"{which}: fine_tune up to its first batch, and its end", calls)
+        print_calls(f"{which}: fine_tune" + (" (2 epochs)" if "full" in argv else " up to its first batch, and its end"), calls)
     if "export" in argv or len(argv) < 2:
         if result is None:
             result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=loaded.compile_settings)

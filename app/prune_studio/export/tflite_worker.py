@@ -85,6 +85,9 @@ def handle(request: dict, cache: dict) -> str:
 
 
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything printed from here on (Python or C++) lands on stderr
     sys.stdout = sys.stderr
