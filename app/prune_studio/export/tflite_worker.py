@@ -69,19 +69,27 @@ def handle(request: dict, cache: dict) -> str:
     kind = request["kind"]
     try:
         converter = _source(request["source"], cache)
+    except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback
+        return f"TFLite conversion ({kind}) failed: the model handed over could not be read ({_first(exc)})."
+    try:
         configure(converter, kind, request.get("sparse", False), _calibration(request.get("calibration")),
                   request.get("int8_io", "float"), request.get("integer_inputs"))
         content = run(converter, kind)
-        with open(request["path"], "wb") as f:
-            f.write(content)
     except ExportError as exc:
         return str(exc)
+    except Exception as exc:  # noqa: BLE001 - reading the calibration samples, say
+        return f"TFLite conversion ({kind}) failed: {_first(exc)}"
+    try:
+        with open(request["path"], "wb") as f:
+            f.write(content)
     except OSError as exc:
         return f"writing {request['path']} failed ({exc.strerror or exc})."
-    except Exception as exc:  # noqa: BLE001 - reading the source failed; one sentence, never a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"TFLite conversion ({kind}) failed: {first}"
     return ""
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main() -> int:
