@@ -97,7 +97,7 @@ def demo(app, scheme: str | None) -> None:
     reports = []
     panel.exportFinished.connect(reports.append)
     panel.start_export()
-    wait(app, lambda: bool(reports) and not panel.is_running(), 600)
+    wait(app, lambda: bool(reports) and not panel.is_running() and not window.results.filling(), 600)
     report = reports[0]
     if not getattr(report, "samples", None):
         sys.path.insert(0, str(ROOT / "tests" / "ui"))
@@ -194,7 +194,7 @@ def structured(app, where: Path = HERE) -> None:
     reports = []
     export.exportFinished.connect(reports.append)
     export.start_export()
-    wait(app, lambda: bool(reports) and not export.is_running(), 600)
+    wait(app, lambda: bool(reports) and not export.is_running() and not window.results.filling(), 600)
     shoot_to(app, window, where, "shrink_results")
     window.close_without_asking()
     shutil.rmtree(folder, ignore_errors=True)

@@ -217,7 +217,7 @@ def _open_run_export(qtbot, tmp_path, title: str, open_action, epochs: int, expo
     panel.folder_edit.setText(str(tmp_path / "export"))
     exporting = Probe(dump)
     exporting.measure(qtbot, panel.start_export, panel.exportFinished, 600_000)
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.is_running() and not window.results.filling(), timeout=60_000)
     assert window.results.cards
 
     def rows(probe):

@@ -38,7 +38,7 @@ def test_keys_drive_a_demo_in_presentation_mode(qtbot, demo_as_opened, tmp_path)
 
     with qtbot.waitSignal(w.export_panel.exportFinished, timeout=120_000):
         qtbot.keyClick(w, Qt.Key.Key_E)  # export the pruned model
-    qtbot.waitUntil(lambda: not w.export_panel.is_running(), timeout=10_000)
+    qtbot.waitUntil(lambda: not w.export_panel.is_running() and not w.results.filling(), timeout=10_000)
     assert w.tabs.currentWidget().isAncestorOf(w.results) and w.results.cards
     assert w.results.cards[0].numbers.font().pointSizeF() == pytest.approx(w.results.cards[0].title.font().pointSizeF() * 1.2)
     assert w.results.scale == 1.5

@@ -27,6 +27,7 @@ def exported(qtbot, demo_as_opened, tmp_path):
     with qtbot.waitSignal(panel.exportFinished, timeout=120_000) as blocker:
         qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
+    qtbot.waitUntil(lambda: w.results.report is blocker.args[0] and not w.results.filling(), timeout=10_000)
     return w, blocker.args[0]
 
 

@@ -128,6 +128,7 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
         qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not export.is_running(), timeout=10_000)
     report = done.args[0]
+    qtbot.waitUntil(lambda: w.results.report is report and not w.results.filling(), timeout=10_000)
     assert report.ok_artifacts() and not report.failed_artifacts()
 
     # the file written really has fewer channels

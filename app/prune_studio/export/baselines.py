@@ -66,7 +66,7 @@ def _without_optimizer(model, like):
 
 
 def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latency_ms: float | None,
-            like=None) -> dict[str, Baseline]:
+            like=None, tflite=None) -> dict[str, Baseline]:
     """Baselines for ``formats`` (any of ``tflite``, ``keras``, ``h5``) of the unpruned ``model``.
 
     Args:
@@ -76,6 +76,8 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
         keras_latency_ms: the in-memory model's latency, the Keras files' baseline speed.
         like: a model of the same architecture without optimizer (the stripped export), used
             to write the Keras baselines with ``model``'s weights; its own weights are put back.
+        tflite: ``tflite() -> bytes | None``, the unpruned model's float32 TFLite file made
+            elsewhere (the export's converter process); by default it is converted here.
 
     Returns:
         ``{format: Baseline}``; a format whose baseline could not be written is left out.
@@ -85,7 +87,9 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
         folder = Path(tmpdir)
         if "tflite" in formats:
             try:
-                content = convert(model, "float32")
+                content = tflite() if tflite is not None else convert(model, "float32")
+                if content is None:
+                    raise ExportError("the baseline's TFLite file could not be made.")
                 result = verify.verify_tflite(content, x, y)
                 path = folder / "baseline.tflite"
                 path.write_bytes(content)

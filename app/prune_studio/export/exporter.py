@@ -21,58 +21,17 @@ from prune_studio.export.baselines import measure as measure_baselines
 from prune_studio.export.files import atomic_write_bytes, check_targets, temp_path_beside
 from prune_studio.export.html_report import write_html_report
 from prune_studio.export.report import Artifact, ExportReport, gzip_size
-from prune_studio.export.settings import TFLITE_KINDS, ExportError, ExportSettings
+from prune_studio.export.settings import ExportError, ExportSettings
+from prune_studio.export.targets import REPORT_FILES, keras3_source, planned_files, target_paths  # noqa: F401 - re-exported
 from prune_studio.export.recommend import recommend
-from prune_studio.export.tflite import convert, make_source
+from prune_studio.export import tflite_process
+from prune_studio.export.tflite_batch import TFLiteBatch
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-REPORT_FILES = ("report.json", "report.csv", "report.html")
 #: Test samples in the report's "see it work" strip.
 SAMPLES = 8
-
-
-def keras3_source(baseline_path) -> bool:
-    """Whether the opened model file was written by Keras 3 (its exports are then Keras 3 too)."""
-    if not baseline_path or not Path(baseline_path).is_file():
-        return False
-    from prune_studio.models.loading import read_header
-
-    try:
-        return read_header(Path(baseline_path)).keras_version.startswith("3")
-    except Exception:  # noqa: BLE001 - an unreadable header: treat it as tf-keras
-        return False
-
-
-def planned_files(settings: ExportSettings, keras3_input: bool = False) -> list[tuple[str, str, str, dict]]:
-    """The artifacts ``settings`` asks for: (name, format, file name, options), in order.
-
-    A model that came in as a Keras 3 file goes out as Keras 3 files (``.keras`` and ``.h5``);
-    a tf-keras model gets tf-keras files plus, with ``settings.keras3``, a Keras 3 ``.keras``.
-    """
-    plan = []
-    flavour = "keras3" if keras3_input else "tf-keras"
-    label = "Keras 3" if keras3_input else "tf-keras"
-    if settings.keras:
-        plan.append((f"Keras .keras ({label}, stripped)", "keras", "model.keras", {"flavour": flavour}))
-    if settings.keras and settings.keras3 and not keras3_input:
-        plan.append(("Keras .keras (Keras 3, stripped)", "keras", "model_keras3.keras", {"flavour": "keras3"}))
-    if settings.h5:
-        plan.append((f"Keras HDF5 ({label}, stripped)", "h5", "model.h5", {"flavour": flavour}))
-    sparse = settings.sparse_kinds()
-    for kind in settings.tflite:
-        plan.append((TFLITE_KINDS[kind], "tflite", f"model_{kind}.tflite", {"kind": kind, "sparse": False}))
-        if kind in sparse:
-            plan.append((f"{TFLITE_KINDS[kind]}, sparse", "tflite", f"model_{kind}_sparse.tflite",
-                         {"kind": kind, "sparse": True}))
-    return plan
-
-
-def target_paths(out_dir: str | Path, settings: ExportSettings, keras3_input: bool = False) -> list[Path]:
-    """Every file an export with ``settings`` into ``out_dir`` writes, reports included."""
-    out = Path(out_dir)
-    return [out / f for _, _, f, _ in planned_files(settings, keras3_input)] + [out / f for f in REPORT_FILES]
 
 
 def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, baseline_path=None,
@@ -123,7 +82,7 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     steps = len(plan) + 3
     x_test, y_test = _split(dataset, "test")
     x_test, y_test, picked = _bounded(x_test, y_test, settings.verify_samples)
-    progress(0.0, "Measuring the baseline")
+    progress(0.0, "Preparing the model")
     from prune_studio.pruning import strip_pruning
 
     stripped = strip_pruning(model)
@@ -132,20 +91,27 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     if keras3_plan:  # Keras 3 works in its own process while the other files are made
         job = keras3_files.start(stripped, [{"path": str(temp_path_beside(out / f)), "format": fmt}
                                             for _, (_, fmt, f, _) in keras3_plan], x_test, y_test)
-    baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
-    baselines = {}
-    if baseline_model is not None:
-        progress(1 / steps, "Measuring the unpruned model in each format")
-        baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test, baseline.get("latency_ms"),
-                                      like=stripped)
-    sparsity = weight_sparsity(stripped)
-    report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
-    try:
-        preds = _write_all(report, stripped, plan, out, settings, dataset, x_test, y_test, job, keras3_plan,
-                           progress, steps, control)
-    finally:
-        if job is not None:
-            job.cancel()
+    with TFLiteBatch(tflite_process.shared()) as batch:
+        try:
+            _queue_tflite(batch, stripped, baseline_model, plan, out, settings, dataset, progress, steps)
+            sparsity = weight_sparsity(stripped)
+            if batch.pending():
+                progress(1 / steps, "Converting to TFLite")
+            batch.wait_all(control)  # nothing is timed while the converter works
+            baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
+            report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
+            preds = _write_all(report, stripped, plan, out, settings, x_test, y_test, job, keras3_plan,
+                               progress, steps, control, batch)
+        finally:
+            if job is not None:
+                job.cancel()
+        baselines = {}
+        if baseline_model is not None:
+            progress((steps - 1.5) / steps, "Measuring the unpruned model in each format")
+            # A stopped export does not wait for the converter to reach the baseline's file.
+            baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test,
+                                          baseline.get("latency_ms"), like=stripped,
+                                          tflite=lambda: None if report.stopped else _baseline_tflite(batch))
     for art in report.artifacts:
         _compare(art, baselines.get(art.format))
     if not settings.keep_dominated:
@@ -160,33 +126,49 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     return report
 
 
-def _write_all(report, stripped, plan, out, settings, dataset, x, y, job, keras3_plan, progress, steps,
-               control) -> dict:
+BASELINE_TFLITE = "unpruned float32 TFLite (baseline)"
+
+
+def _queue_tflite(batch, stripped, baseline_model, plan, out, settings, dataset, progress, steps) -> None:
+    """Hand the TFLite files over to the converter process (it works while this one goes on)."""
+    files = [(name, opts["kind"], opts["sparse"], temp_path_beside(out / filename))
+             for name, fmt, filename, opts in plan if fmt == "tflite"]
+    if not files:
+        return
+    progress(0.5 / steps, "Tracing the model for TFLite")
+    calibration = None
+    if any(kind == "int8" for _, kind, _, _ in files):
+        calibration = _calibration(dataset, settings.representative_samples)
+    batch.add("model", stripped, files, settings.int8_io, calibration)
+    if baseline_model is not None:
+        folder = batch.folder
+        batch.add("baseline", baseline_model, [(BASELINE_TFLITE, "float32", False, folder / "baseline.tflite")])
+
+
+def _baseline_tflite(batch) -> bytes | None:
+    """The unpruned model's float32 TFLite file, or None when it could not be made."""
+    error, _ = batch.wait(BASELINE_TFLITE)
+    path = batch.folder / "baseline.tflite"
+    return None if error or not path.is_file() else path.read_bytes()
+
+
+def _write_all(report, stripped, plan, out, settings, x, y, job, keras3_plan, progress, steps, control,
+               batch) -> dict:
     """Write and verify every planned file into ``report.artifacts``; predictions by name."""
-    calibration, traced, source, source_error = None, False, None, ""
     preds = {}
-    for i, (name, fmt, filename, opts) in enumerate(plan, start=2):
+    for i, (name, fmt, filename, opts) in enumerate(plan, start=1):
         if control is not None and control.stopped:
             report.stopped = True
             break
         progress(i / steps, f"Writing and verifying {filename}")
-        if fmt == "tflite" and not traced:
-            source, source_error = _source(stripped)
-            traced = True
         if opts.get("flavour") == "keras3":
             art = _artifact(name, fmt, out / filename, opts)  # finished by the Keras 3 job below
-        elif fmt == "tflite" and source_error:
-            art = _artifact(name, fmt, out / filename, opts)
-            art.note = f"Not exported: {source_error}"
         else:
-            if fmt == "tflite" and opts["kind"] == "int8" and calibration is None:
-                calibration = _calibration(dataset, settings.representative_samples)
-            art, preds[name] = _export_one(stripped, name, fmt, out / filename, opts, settings, calibration,
-                                           x, y, source)
+            art, preds[name] = _export_one(stripped, name, fmt, out / filename, opts, x, y, batch)
         art.nonzero = report.sparsity["nonzero"]
         report.artifacts.append(art)
     if job is not None and not report.stopped:
-        progress((steps - 1) / steps, "Checking the Keras 3 files")
+        progress((steps - 2) / steps, "Checking the Keras 3 files")
         for (_, (name, _, filename, _)), tmp, result in zip(keras3_plan, job.targets, job.result()):
             art = next((a for a in report.artifacts if a.name == name), None)
             if art is not None:
@@ -206,29 +188,20 @@ def _extra_copy_not_made(art) -> None:
     art.note = f"Not made: Keras 3 cannot hold this tf-keras model ({reason}); use model.keras with tf-keras."
 
 
-def _source(stripped) -> tuple[object, str]:
-    """The traced model every TFLite file is converted from, or why there is none."""
-    try:
-        return make_source(stripped), ""
-    except ExportError as exc:
-        return None, str(exc)
-
-
 def _artifact(name, fmt, target: Path, opts) -> Artifact:
     kind = opts.get("kind") or opts.get("flavour", "")
     return Artifact(name=name, format=fmt, path=str(target), kind=kind, sparse=bool(opts.get("sparse")))
 
 
-def _export_one(stripped, name, fmt, target: Path, opts, settings, calibration, x, y, source):
+def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch):
     art = _artifact(name, fmt, target, opts)
-    tmp = temp_path_beside(target)
+    tmp = batch.take_path(name) if fmt == "tflite" else temp_path_beside(target)
     try:
         if fmt == "tflite":
-            content = convert(stripped, opts["kind"], opts["sparse"], calibration, settings.int8_io,
-                              source=source)
-            tmp.write_bytes(content)
-            result = verify.verify_tflite(content, x, y)
-            extra = source.note() if source is not None else ""
+            error, extra = batch.wait(name)  # the converter process wrote ``tmp``
+            if error:
+                raise ExportError(error)
+            result = verify.verify_tflite(tmp.read_bytes(), x, y)
             if extra and not result.error:
                 result.note = f"{result.note}; {extra}"
         else:

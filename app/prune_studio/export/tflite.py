@@ -162,7 +162,11 @@ def _representative(x, integer: bool) -> Iterator:
 
 def convert(model, kind: str, sparse: bool = False, representative: np.ndarray | None = None,
             int8_io: str = "float", source: TFLiteSource | None = None) -> bytes:
-    """Return the TFLite flatbuffer of ``model`` for ``kind``.
+    """Return the TFLite flatbuffer of ``model`` for ``kind``, converted in this process.
+
+    The export converts in a child process instead (:mod:`prune_studio.export.tflite_process`:
+    the converter holds the GIL for up to seconds); this is the same conversion, for callers
+    without a window to keep responsive.
 
     Args:
         model: a tf-keras model without pruning wrappers.
@@ -178,6 +182,35 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
     """
     source = source if source is not None else make_source(model)
     converter = source.converter() if source is not None else tf.lite.TFLiteConverter.from_keras_model(model)
+    if kind == "int8":
+        check_int8(model)
+    configure(converter, kind, sparse, representative, int8_io,
+              source.integer_inputs if source is not None else None)
+    return run(converter, kind)
+
+
+def check_int8(model) -> None:
+    """Raise :class:`ExportError` when ``model`` cannot become a full-integer int8 file."""
+    unfused = unfused_recurrent_layer(model)
+    if unfused is not None:
+        # Measured with TensorFlow 2.21: calibrating such a model crashes the whole process.
+        raise ExportError(
+            f"the full-integer int8 file cannot be made: layer '{unfused}' is a GRU or SimpleRNN, which "
+            "TFLite runs as a loop that TensorFlow's int8 calibrator crashes on; use the dynamic-range "
+            "int8 file, whose weights are int8 too."
+        )
+
+
+def configure(converter, kind: str, sparse: bool = False, representative=None, int8_io: str = "float",
+              integer_inputs: list[bool] | None = None) -> None:
+    """Set ``converter`` up for ``kind`` (see :func:`convert`).
+
+    ``integer_inputs`` is the traced source's per-input flag (token inputs stay ``int32``), or
+    None when the converter traced the model itself.
+
+    Raises:
+        ExportError: ``int8`` without calibration samples.
+    """
     optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
     if kind != "float32":
         optimizations.append(tf.lite.Optimize.DEFAULT)
@@ -185,23 +218,19 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
     if kind == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif kind == "int8":
-        unfused = unfused_recurrent_layer(model)
-        if unfused is not None:
-            # Measured with TensorFlow 2.21: calibrating such a model crashes the whole process.
-            raise ExportError(
-                f"the full-integer int8 file cannot be made: layer '{unfused}' is a GRU or SimpleRNN, which "
-                "TFLite runs as a loop that TensorFlow's int8 calibrator crashes on; use the dynamic-range "
-                "int8 file, whose weights are int8 too."
-            )
         if representative is None or len(representative) == 0:
             raise ExportError("The full-integer int8 export needs training samples to calibrate; load a data set with a training split.")
-        integer = bool(source is not None and source.integer_inputs and source.integer_inputs[0])
+        integer = bool(integer_inputs and integer_inputs[0])
         converter.representative_dataset = lambda: _representative(representative, integer)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io == "int8":
-            if source is None or not any(source.integer_inputs):
+            if integer_inputs is None or not any(integer_inputs):
                 converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
+
+
+def run(converter, kind: str) -> bytes:
+    """``converter.convert()``, its C++ chatter hidden, its failure one :class:`ExportError` sentence."""
     try:
         # The converter prints its quantizer summary from C++ and warns about input
         # statistics it does not need here; neither means anything to our users.

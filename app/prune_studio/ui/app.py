@@ -18,6 +18,7 @@ import sys
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
+from prune_studio.ui import idle_gc
 from prune_studio.ui.main_window import MainWindow
 from prune_studio.ui.theme import app_icon, apply_theme, follow_system
 from prune_studio.ui.worker import wait_for_all
@@ -40,6 +41,7 @@ def create_window(model_path: str | None = None, demo: bool = False, trust: bool
     # and a paint re-enters Python hundreds of times; each re-entry may wait for the GIL up to
     # the switch interval (5 ms by default), which made one paint take 150 ms. 1 ms bounds that.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    idle_gc.install(app)  # full garbage collections only while no background work runs
     if not getattr(app, "_prune_studio_waits_for_workers", False):
         app.aboutToQuit.connect(wait_for_all)  # a closed window may still be building a model
         app._prune_studio_waits_for_workers = True

@@ -294,7 +294,7 @@ class ExportPanel(QWidget):
         except PruneStudioError as exc:
             self._show_error(str(exc))
             return
-        from prune_studio.export.exporter import target_paths
+        from prune_studio.export.targets import target_paths
 
         if self._baseline_path:
             remember_export_folder(app_settings(), self._baseline_path, out_dir)

@@ -241,8 +241,9 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
 
     def _on_export_finished(self, report) -> None:
         self.log_panel.append_line(self.export_panel.status_label.text())
-        self.results.show_report(report)
+        # The view is shown first and filled over the next event-loop turns (see show_report).
         window_layout.show_tab(self, self.results)
+        self.results.show_report(report, staged=True)
 
     # --- recipes -------------------------------------------------------------------------
     def open_recipe(self, path: str | Path) -> None:

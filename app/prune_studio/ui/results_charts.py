@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
@@ -95,8 +95,22 @@ class SizeChart(_Chart):
             self.chart.setXRange(0, max(kb) * 1.18, padding=0)
 
 
+#: Dot diameters in pixels (the baseline's star, the files' dots).
+BASE_DOT, FILE_DOT = 18, 13
+#: Where a label may go around its dot, tried in this order: (x, y) in label widths/heights
+#: from the dot's edge, -1 = left/above, 0 = centred, 1 = right/below; then further out.
+_SPOTS = ((1, -1), (1, 1), (-1, -1), (-1, 1), (0, -1), (0, 1), (1, 0), (-1, 0))
+
+
 class AccuracyScatter(_Chart):
-    """One dot per file: gzipped size across, test accuracy up; the baseline a grey star."""
+    """One dot per file: gzipped size across, test accuracy up; the baseline a grey star.
+
+    Dots on (almost) the same spot share one label. Labels are laid out in pixels whenever
+    the chart is drawn at a new size: each goes to the first spot around its dot (right and
+    above first) where it stays inside the plot and covers no other label and no dot; when no
+    spot is free, the one covering least. A label that had to move away from its dot gets a
+    thin line to it.
+    """
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -107,33 +121,47 @@ class AccuracyScatter(_Chart):
         self.dots = pg.ScatterPlotItem()
         self.chart.addItem(self.dots)
         self.labels: list[pg.TextItem] = []
+        self.leaders: list[pg.PlotCurveItem] = []  # label i's line to its dot (empty when beside it)
+        self._anchors: list[tuple[float, float]] = []  # each label's dot, in data units
         self.empty = EmptyState(self.chart.getPlotItem(), "Export to plot accuracy against size.")
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.chart)
         self.points: list[dict] = []
+        view = self.chart.getPlotItem().getViewBox()
+        self._place_timer = QTimer(self)  # one layout per event-loop turn, however many changes
+        self._place_timer.setSingleShot(True)
+        self._place_timer.setInterval(0)
+        self._place_timer.timeout.connect(self.place_labels)
+        view.sigResized.connect(self._place_timer.start)
+        view.sigRangeChanged.connect(self._place_timer.start)
 
     def show_rows(self, rows: list[dict]) -> None:
-        for label in self.labels:
-            self.chart.removeItem(label)
-        self.labels = []
+        for item in self.labels + self.leaders:
+            self.chart.removeItem(item)
+        self.labels, self.leaders, self._anchors = [], [], []
         self.points = []
         for i, r in enumerate(rows):
             if not r.get("gzip_bytes") or r.get("accuracy") is None or (i and not r.get("ok")):
                 continue
             baseline = i == 0
             colour = BASE_COLOUR if baseline else (BEST_COLOUR if r.get("recommended") else FILE_COLOUR)
-            self.points.append({"pos": (r["gzip_bytes"] / 1000, 100 * r["accuracy"]), "size": 18 if baseline else 13,
+            self.points.append({"pos": (r["gzip_bytes"] / 1000, 100 * r["accuracy"]),
+                                "size": BASE_DOT if baseline else FILE_DOT,
                                 "symbol": "star" if baseline else "o", "brush": colour, "pen": pg.mkPen("w"),
                                 "data": r["name"], "baseline": baseline})
         ordered = sorted(self.points, key=lambda p: p["baseline"])  # the baseline's star on top
         self.dots.setData([{k: v for k, v in p.items() if k != "baseline"} for p in ordered])
-        for i, (pos, names) in enumerate(sorted(_groups(self.points).items())):
-            # Neighbours alternate above and below their dots, so labels do not overprint.
-            label = pg.TextItem("\n".join(names), color=INK, anchor=(0, 1) if i % 2 == 0 else (0, 0))
+        for pos, names in sorted(_groups(self.points).items()):
+            label = pg.TextItem(_label_text(names), color=INK, anchor=(0, 0))
             label.setPos(*pos)
+            leader = pg.PlotCurveItem(pen=pg.mkPen("#b8bec6", width=1))
+            leader.setZValue(-1)  # under the dots
+            self.chart.addItem(leader)
             self.chart.addItem(label)
             self.labels.append(label)
+            self.leaders.append(leader)
+            self._anchors.append(pos)
         self.empty.set_empty(not self.points)
         if self.points:
             xs = np.array([p["pos"][0] for p in self.points])
@@ -142,6 +170,69 @@ class AccuracyScatter(_Chart):
             low, high = ys.min(), ys.max()
             pad = max(0.5, (high - low) * 0.35)
             self.chart.setYRange(low - pad, min(100.0, high + pad) + 0.2, padding=0)
+        self.place_labels()
+
+    def plot_rect(self) -> QRectF:
+        """The plot area in scene pixels: labels stay inside it."""
+        return self.chart.getPlotItem().getViewBox().sceneBoundingRect()
+
+    def place_labels(self, *_args) -> None:
+        """Lay the labels out around their dots for the chart's current size and range."""
+        view = self.chart.getPlotItem().getViewBox()
+        area = self.plot_rect()
+        if not self.labels or area.width() < 10 or area.height() < 10:
+            return
+        taken = []
+        for p in self.points:  # no label covers a dot
+            centre = view.mapViewToScene(QPointF(*p["pos"]))
+            half = p["size"] / 2 + 1
+            taken.append(QRectF(centre.x() - half, centre.y() - half, 2 * half, 2 * half))
+        by_anchor = {tuple(p["pos"]): p["size"] for p in self.points}
+        for label, leader, anchor in zip(self.labels, self.leaders, self._anchors):
+            size = label.textItem.boundingRect().size()  # pixels, whatever the view scale
+            centre = view.mapViewToScene(QPointF(*anchor))
+            gap = by_anchor.get(tuple(anchor), FILE_DOT) / 2 + 2
+            best, best_cost = None, None
+            for rect in _candidates(centre, size.width(), size.height(), gap):
+                inside = area.contains(rect)
+                cost = sum(_overlap(rect, other) for other in taken) + (0 if inside else 1e9 + _outside(rect, area))
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = rect, cost
+                if cost == 0:
+                    break
+            taken.append(best)
+            label.setPos(view.mapSceneToView(best.topLeft()))
+            near = QPointF(min(max(centre.x(), best.left()), best.right()), min(max(centre.y(), best.top()), best.bottom()))
+            if (near - centre).manhattanLength() > 2 * gap + 4:
+                end = view.mapSceneToView(near)
+                leader.setData([anchor[0], end.x()], [anchor[1], end.y()])
+            else:
+                leader.setData([], [])
+
+
+def _label_text(names: list[str]) -> str:
+    """Names sharing a spot, two to a line."""
+    return "\n".join(", ".join(names[i : i + 2]) for i in range(0, len(names), 2))
+
+
+def _candidates(centre: QPointF, w: float, h: float, gap: float):
+    """Label rectangles around a dot at ``centre`` (scene pixels), nearest spots first."""
+    for step in range(4):
+        for sx, sy in _SPOTS:
+            x = centre.x() + (gap if sx > 0 else -gap - w if sx < 0 else -w / 2)
+            y = centre.y() + (gap + step * h * 0.6 if sy > 0 else -gap - h - step * h * 0.6 if sy < 0 else -h / 2)
+            if sy == 0:
+                x += sx * step * w * 0.3
+            yield QRectF(x, y, w, h)
+
+
+def _overlap(a: QRectF, b: QRectF) -> float:
+    both = a.intersected(b)
+    return max(0.0, both.width()) * max(0.0, both.height())
+
+
+def _outside(rect: QRectF, area: QRectF) -> float:
+    return rect.width() * rect.height() - _overlap(rect, area)
 
 
 def _groups(points: list[dict]) -> dict[tuple, list[str]]:

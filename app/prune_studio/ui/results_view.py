@@ -9,7 +9,7 @@ reads an :class:`~prune_studio.export.ExportReport`; the fields later exports ad
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -140,11 +140,14 @@ class ResultCard(QFrame):
 
 
 class ResultsView(QWidget):
+    filled = Signal()  # every part of the last report is shown
+
     """Full-width comparison of one export; see the module docstring."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.report = None
+        self._stages: list = []
         self._x_test = None
         self.scale = 1.0
         self.cards: list[ResultCard] = []
@@ -191,38 +194,73 @@ class ResultsView(QWidget):
         """The data set whose test split the samples' ``index`` points into."""
         self._x_test = getattr(dataset, "x_test", None)
 
-    def show_report(self, report) -> None:
-        """Fill the cards, the table, the charts and the samples from ``report``."""
+    def show_report(self, report, staged: bool = False) -> None:
+        """Fill the cards, the table, the charts and the samples from ``report``.
+
+        ``staged``: one part per event-loop turn (heading and cards, the table, the charts, the
+        samples), so that no single turn holds the window up (together they took 150-230 ms
+        on the GUI thread); :attr:`filled` fires when the last part is in.
+        """
         self.report = report
         rows = report.rows()
         files = [r for r in rows[1:] if r.get("ok")]
+        stages = [lambda: self._fill_heading(rows, files), self._clear_cards]
+        stages += [lambda r=r: self._add_card(r) for r in files]  # a card each: shown and laid out
+        stages += [self._fit_cards, lambda: self._fill_table_fixed(rows), lambda: self.size_chart.show_rows(rows),
+                   lambda: self.scatter.show_rows(rows), lambda: self._fill_samples(report, files)]
+        self._stages = stages
+        if not staged:
+            while self._stages:
+                self._stages.pop(0)()
+            self.filled.emit()
+            return
+        self._next_stage(report)
+
+    def filling(self) -> bool:
+        """Whether a staged :meth:`show_report` is still under way."""
+        return bool(self._stages)
+
+    def _next_stage(self, report) -> None:
+        if self.report is not report or not self._stages:  # a newer report took over
+            return
+        self._stages.pop(0)()
+        if self._stages:
+            QTimer.singleShot(0, self, lambda: self._next_stage(report))
+        else:
+            self.filled.emit()
+
+    def _fill_heading(self, rows: list[dict], files: list[dict]) -> None:
         best = next((r for r in files if r.get("recommended")), None)
+        report = self.report
         where = f" in {report.out_dir}" if getattr(report, "out_dir", "") else ""
         text = f"<b>{len(files)} file(s) written and verified</b>{where}."
         if best is not None:
             text += f" Use <b>{best['name']}</b>: {best.get('advice') or headline(best)}"
         self.heading.setText(text)
-        self._fill_cards(files)
+
+    def _fill_table_fixed(self, rows: list[dict]) -> None:
         with columns_fixed(self.table):
             self._fill_table(rows)
-        self.size_chart.show_rows(rows)
-        self.scatter.show_rows(rows)
+
+    def _fill_samples(self, report, files: list[dict]) -> None:
         samples = list(getattr(report, "samples", None) or [])
         predicted = {name for sample in samples for name in (sample.get("preds") or {})}
         self.strip.show_samples(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
         self.strip_title.setVisible(bool(samples))
 
-    def _fill_cards(self, files: list[dict]) -> None:
+    def _clear_cards(self) -> None:
         for card in self.cards:
             self.cards_layout.removeWidget(card)
             card.hide()
             card.deleteLater()
-        self.cards = [ResultCard(r, self.cards_box) for r in files]
-        for card in self.cards:
-            card.set_scale(self.scale)
-            self.cards_layout.addWidget(card)
-            card.show()
-        self._fit_cards()
+        self.cards = []
+
+    def _add_card(self, row: dict) -> None:
+        card = ResultCard(row, self.cards_box)
+        card.set_scale(self.scale)
+        self.cards.append(card)
+        self.cards_layout.addWidget(card)
+        card.show()
 
     def _fit_cards(self) -> None:
         """Fewer cards share a row when larger fonts make each card need more width."""

@@ -8,7 +8,6 @@ TensorFlow.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from typing import Any, Callable
@@ -132,11 +131,8 @@ class RunController(QObject):
         worker.errored.connect(self._on_errored)
         worker.done.connect(self._on_done)
         self._worker = worker
-        # A full (generation 2) garbage collection during the run walks every object TensorFlow
-        # made since it was imported (~400,000) with the GIL held: 0.3-1.3 s in the worker while
-        # it traces the training graph, and the window froze that long. Frozen objects are not
-        # walked; the run's own garbage still is. Unfrozen when the run ends.
-        gc.freeze()
+        # Full garbage collections (0.3-1.3 s with the GIL held once TensorFlow has traced a
+        # model) wait until no worker runs: see prune_studio.ui.idle_gc.
         self._set_state("running")
         self._timer.start()
         if defer is None:
@@ -210,7 +206,6 @@ class RunController(QObject):
             worker.wait()
             worker.deleteLater()
         self._control = None
-        gc.unfreeze()
         self._set_state("idle")
         kind, value = self._outcome or ("failed", RuntimeError("the run ended without a result"))
         self._outcome = None

@@ -57,9 +57,14 @@ class RunMixin:
                                        f"({total_steps:,} steps of {settings.batch_size} samples).")
 
             def task(listener, control):
+                from prune_studio.export import tflite_process
                 from prune_studio.training import fine_tune
 
-                return fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
+                result = fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
+                # An export usually follows: the TFLite converter's process imports TensorFlow
+                # (seconds) meanwhile; started from this thread, it runs niced as this one.
+                tflite_process.shared().start()
+                return result
 
         self.run.start(task, defer=self.charts.call_after_paint)
         QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))

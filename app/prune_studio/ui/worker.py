@@ -53,6 +53,11 @@ class _Signals(QObject):
 _running: set["Worker"] = set()
 
 
+def busy() -> bool:
+    """Whether any :class:`Worker` is running."""
+    return bool(_running)
+
+
 def wait_for_all() -> None:
     """Block until every running :class:`Worker` has returned (at application exit).
 

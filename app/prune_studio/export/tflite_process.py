@@ -1,0 +1,229 @@
+"""TFLite conversions in a child process, so the converter never holds this process's GIL.
+
+``TFLiteConverter.convert`` holds the GIL for its whole run (0.2-2.3 s per file here): in the
+window's process that froze the window, whichever thread converted. The export therefore
+hands each model over once (:func:`hand_over`: traced and frozen to a GraphDef, or saved as a
+SavedModel for recurrent models and models with several inputs or outputs, exactly the two
+routes the in-process converter takes) and :class:`ConverterProcess` runs
+:mod:`prune_studio.export.tflite_worker`, which converts and writes the files. Tracing,
+freezing and saving stay here: they are Python code, which lets other threads run.
+
+The child is started once and kept (:func:`shared`): importing TensorFlow there takes seconds,
+and the window exports more than once. It inherits the calling thread's priority (the
+window's workers run niced). When it cannot be started, conversions run in this process.
+
+Example::
+
+    process = shared()
+    handoff = hand_over(model, folder)
+    ticket = process.submit(handoff.request("float32", path=folder / "m.tflite"))
+    error = process.wait(ticket)      # '' when the file was written
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from prune_studio.export.settings import ExportError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Handoff:
+    """A model as the child converts it; ``spec`` is the request's ``source``."""
+
+    spec: dict
+    integer_inputs: list[bool] | None = None
+    note: str = ""
+    unfused_error: str = ""  # why no full-integer int8 file can be made ('' when it can)
+    calibration: str | None = None  # the calibration samples' file, once written
+
+    def request(self, kind: str, path, sparse: bool = False, int8_io: str = "float") -> dict:
+        return {"source": self.spec, "kind": kind, "sparse": sparse, "int8_io": int8_io,
+                "integer_inputs": self.integer_inputs, "calibration": self.calibration if kind == "int8" else None,
+                "path": str(path)}
+
+
+def hand_over(model, folder: Path, name: str = "model") -> Handoff:
+    """Write ``model`` into ``folder`` the way the child converts it (see the module docstring).
+
+    Raises:
+        ExportError: the model cannot be converted at all (a recurrent model without a fixed
+            sequence length), or cannot be written.
+    """
+    from prune_studio.compat import tf
+    from prune_studio.export.tflite import check_int8, make_source
+
+    source = make_source(model)
+    try:
+        check_int8(model)
+        unfused = ""
+    except ExportError as exc:
+        unfused = str(exc)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if source is not None and not source.fixed_batch:
+                from tensorflow.python.framework import convert_to_constants
+
+                # What the converter does with a concrete function: the same options, the same file.
+                frozen, graph_def = convert_to_constants.convert_variables_to_constants_v2_as_graph(
+                    source.function, lower_control_flow=False, aggressive_inlining=True)
+                path = folder / f"{name}.pb"
+                path.write_bytes(graph_def.SerializeToString())
+                spec = {"graph": str(path), "inputs": [t.name for t in frozen.inputs],
+                        "outputs": [t.name for t in frozen.outputs]}
+            else:
+                # Recurrent models (the SavedModel route lowers LSTMs to fused kernels) and models
+                # with several inputs/outputs (the signature carries the Keras names).
+                target = folder / f"{name}_savedmodel"
+                signatures = {"serving_default": source.function} if source is not None else None
+                tf.saved_model.save(model, str(target), signatures=signatures)
+                spec = {"saved_model": str(target)}
+    except ExportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tracing and saving raise many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"the model could not be prepared for TFLite ({first}).") from exc
+    return Handoff(spec, source.integer_inputs if source is not None else None,
+                   source.note() if source is not None else "", unfused)
+
+
+def write_calibration(handoff: Handoff, samples, folder: Path) -> None:
+    """Save the int8 calibration ``samples`` (an array, or a dict by input name) for the child."""
+    if isinstance(samples, dict):
+        path = folder / "calibration.npz"
+        np.savez(path, **{k: np.asarray(v) for k, v in samples.items()})
+    else:
+        path = folder / "calibration.npy"
+        np.save(path, np.asarray(samples))
+    handoff.calibration = str(path)
+
+
+@dataclass
+class ConverterProcess:
+    """The child converting TFLite files; requests are answered in the order sent."""
+
+    _process: subprocess.Popen | None = None
+    _stderr: object = None
+    _next: int = 0
+    _answers: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # sending, starting, stopping
+    _reading: threading.Lock = field(default_factory=threading.Lock)  # receiving
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> bool:
+        """Start the child unless it runs; False when it cannot be started."""
+        with self._lock:
+            if self.alive():
+                return True
+            self._answers.clear()
+            package_root = str(Path(__file__).resolve().parents[2])
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+            self._stderr = tempfile.TemporaryFile()
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "prune_studio.export.tflite_worker"], env=env,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
+            except OSError as exc:
+                log.warning("TFLite converter process could not start (%s); converting in-process", exc)
+                self._process = None
+                return False
+            return True
+
+    def submit(self, request: dict) -> int:
+        """Send one request (see :mod:`~prune_studio.export.tflite_worker`); its ticket for :meth:`wait`."""
+        with self._lock:
+            ticket, self._next = self._next, self._next + 1
+            try:
+                self._process.stdin.write(json.dumps(dict(request, id=ticket)) + "\n")
+                self._process.stdin.flush()
+            except (OSError, AttributeError, ValueError):
+                self._answers[ticket] = self._died()
+        return ticket
+
+    def wait(self, ticket: int) -> str:
+        """Block until ``ticket`` is answered: '' when its file was written, else the reason."""
+        with self._reading:
+            while ticket not in self._answers:
+                process = self._process
+                try:
+                    line = process.stdout.readline() if process is not None else ""
+                except (OSError, ValueError):  # stopped meanwhile
+                    line = ""
+                if not line:
+                    self._answers[ticket] = self._died()
+                    break
+                reply = json.loads(line)
+                if reply.get("id") is not None:
+                    self._answers[reply["id"]] = reply.get("error", "")
+            return self._answers.pop(ticket)
+
+    def _died(self) -> str:
+        last = ""
+        if self._stderr is not None:
+            self._stderr.seek(0)
+            lines = [ln for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            last = lines[-1][:200] if lines else ""
+        process = self._process
+        code = process.poll() if process is not None else None
+        detail = f" ({last})" if last else (f" (exit code {code})" if code is not None else "")
+        return f"the TFLite converter process stopped unexpectedly{detail}; try the export again."
+
+    def stop(self) -> None:
+        """End the child now (pending requests are dropped); the next :meth:`start` makes a new one."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if process is not None:
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Let the child finish and end (stdin closes); kill it if it does not within 10 s."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            process.stdin.close()
+            process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+_shared: ConverterProcess | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> ConverterProcess:
+    """The process-wide converter child (started on first use, closed at exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ConverterProcess()
+            atexit.register(_shared.close)
+        return _shared

@@ -1,0 +1,43 @@
+"""The TFLite converter's child process: same files as in-process, failures as one sentence each."""
+
+from __future__ import annotations
+
+from prune_studio.export.tflite import convert
+from prune_studio.export.tflite_process import ConverterProcess, hand_over
+
+
+def test_the_child_writes_the_same_file_as_the_in_process_converter(tiny_model, tmp_path):
+    process = ConverterProcess()
+    try:
+        assert process.start()
+        handoff = hand_over(tiny_model, tmp_path)
+        ticket = process.submit(handoff.request("dynamic", tmp_path / "m.tflite"))
+        assert process.wait(ticket) == ""
+        assert (tmp_path / "m.tflite").read_bytes() == convert(tiny_model, "dynamic")
+    finally:
+        process.close()
+
+
+def test_failures_come_back_as_one_sentence_per_file(tiny_model, tmp_path):
+    process = ConverterProcess()
+    try:
+        assert process.start()
+        handoff = hand_over(tiny_model, tmp_path)
+        missing = dict(handoff.request("float32", tmp_path / "a.tflite"), source={"graph": str(tmp_path / "nope.pb"),
+                                                                                  "inputs": [], "outputs": []})
+        error = process.wait(process.submit(missing))
+        assert error.startswith("TFLite conversion (float32) failed: ") and "\n" not in error
+        unwritable = handoff.request("float32", tmp_path / "no such folder" / "b.tflite")
+        error = process.wait(process.submit(unwritable))
+        assert error.startswith("writing ") and "\n" not in error
+        good = process.submit(handoff.request("float32", tmp_path / "c.tflite"))  # the child still serves
+        assert process.wait(good) == "" and (tmp_path / "c.tflite").stat().st_size > 0
+        # the child dies: every pending file gets the same sentence, and a new child can start
+        queued = [process.submit(handoff.request("float16", tmp_path / f"{i}.tflite")) for i in range(2)]
+        process._process.kill()
+        for ticket in queued:
+            error = process.wait(ticket)
+            assert "stopped unexpectedly" in error and error.endswith("try the export again.")
+        assert process.start() and process.alive()
+    finally:
+        process.close()
