@@ -51,6 +51,9 @@ OPTIMIZERS = {
     "rmsprop-momentum": (keras.optimizers.RMSprop, dict(learning_rate=0.01, momentum=0.5, centered=True)),
     "adagrad": (keras.optimizers.Adagrad, dict(learning_rate=0.1)),
     "lion": (keras.optimizers.Lion, dict(learning_rate=0.002)),
+    "adamax": (keras.optimizers.Adamax, dict(learning_rate=0.02)),
+    "nadam": (keras.optimizers.Nadam, dict(learning_rate=0.02)),
+    "adadelta": (keras.optimizers.Adadelta, dict(learning_rate=1.0)),
 }
 
 
