@@ -129,7 +129,6 @@ class UpdatePruningStep(keras.callbacks.Callback):
         wrapper_ids = {id(entry[0]) for entry in self._entries}
         if any(not {i for i, _ in key} <= wrapper_ids for key in self._compiled):
             self._compiled = {}  # another model: drop functions that hold the old wrappers
-        self._sync_fns = {}
         self._schedule_next()
         # With several steps per call of the train function, Python sees calls, not steps:
         # the graph counts the steps and updates the masks itself, as the reference does.
@@ -169,7 +168,9 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if not self._counted or self._counted[0][0].step_in_graph:
             return
         counter = getattr(self.model, "_train_counter", None) if self._driven else None
-        fn = self._sync_fns.get(counter is None)
+        # The step variables themselves, which the traced function holds (so their ids stay theirs).
+        key = (tuple(id(wrapper.pruning_step) for wrapper, _ in self._counted), counter is None)
+        fn = self._sync_fns.get(key)
         if fn is None:
             variables = [wrapper.pruning_step for wrapper, _ in self._counted]
 
@@ -180,7 +181,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
 
             spec = tf.TensorSpec([len(variables)], tf.int64)
             fn = tf.function(assign_all, autograph=False).get_concrete_function(spec)
-            self._sync_fns[counter is None] = fn
+            self._sync_fns[key] = fn  # kept across fits of the same model
         offsets = np.fromiter((base for _, base in self._counted), np.int64, len(self._counted))
         fn(tf.constant(offsets if counter is not None else offsets + self._batches))
 

@@ -8,11 +8,13 @@ The masks can reach the weights in two ways during ``fit``:
 
 The second gives the same weights as the first when the optimizer leaves a weight alone whose
 gradient and first-moment slot are both zero. That holds for tf-keras' SGD, Adam, AdamW,
-Adamax, Nadam, RMSprop, Adagrad, Adadelta and Lion, once the first-moment slots of newly pruned
+Adamax, RMSprop, Adagrad, Adadelta and Lion, once the first-moment slots of newly pruned
 weights are zeroed at each mask update, as long as no gradient-norm clipping (which would see
 the masked gradients) and no moving average of the weights (which would bring old values back)
-is configured. Other optimizers (Ftrl, Adafactor, legacy and loss-scale optimizers, subclasses)
-keep the constraint.
+is configured. Other optimizers keep the constraint: Ftrl and Adafactor (whose updates do not
+vanish with the gradient), legacy and loss-scale optimizers, subclasses, and Nadam (its
+momentum schedule is advanced by a Python counter while it is traced, so its steps depend on
+how often the training step was traced, which differs between the two paths).
 """
 
 from prune_studio.compat import keras, tf
@@ -24,7 +26,6 @@ _MOMENT_SLOTS = {
     _OPTIMIZERS.Adam: ("_momentums",),
     _OPTIMIZERS.AdamW: ("_momentums",),
     _OPTIMIZERS.Adamax: ("_m",),
-    _OPTIMIZERS.Nadam: ("_momentums",),
     _OPTIMIZERS.RMSprop: ("_momentums",),
     _OPTIMIZERS.Adagrad: (),
     _OPTIMIZERS.Adadelta: (),
