@@ -1,15 +1,22 @@
 """Keras callbacks: ``UpdatePruningStep`` and ``PruningSummaries``.
 
 ``UpdatePruningStep`` drives the masks: before a training step at which a wrapper's schedule
-prunes, the masks are recomputed. The step counter itself advances inside the training graph,
-so checkpoints hold the right step; the callback only has to know, in Python, when a schedule
-is due.
+prunes, the masks are recomputed. It also keeps every wrapper's ``pruning_step`` (the number
+of batches trained), from Python, so the training graph carries no step counter.
 
 Under ``fit`` it does that without Keras' per-batch hooks, whose dispatch alone costs a small
 model a few per cent per step: at train begin it puts a :class:`_StepDriver` in place of
 ``model.train_function`` (which ``fit`` calls once per batch). Between pruning steps the driver
 compares two integers and calls the real train function; on a pruning step it calls a second
 traced function that recomputes the masks and then runs the same training step, in one graph.
+The step variables are written only when something can read them: before a mask update,
+after the last batch of each epoch (before any callback's ``on_epoch_end`` can save a
+checkpoint), after every batch when another callback has batch hooks, and at train end. With
+``steps_per_execution`` above 1 the graph counts the steps itself.
+
+For optimizers where that is exact (:mod:`gradient_masks`), ``fit`` keeps the pruned weights at
+zero by masking their gradients instead of re-zeroing them after every update.
+
 In a custom loop, ``on_train_batch_begin`` does the work instead, with a separate compiled
 mask update.
 """
@@ -17,6 +24,7 @@ mask update.
 import numpy as np
 
 from prune_studio.compat import keras, tf
+from prune_studio.pruning import gradient_masks
 from prune_studio.pruning.prune import wrappers_of
 from prune_studio.pruning.schedules import is_closed_form, next_pruning_step
 
@@ -60,11 +68,15 @@ class _StepDriver:
 
     def __call__(self, iterator):
         callback = self.callback
-        if callback._quiet > 0:  # no schedule due at this step: just count it
-            callback._quiet -= 1
-            callback._batches += 1
-            return self.inner(iterator)
-        return callback._drive(self, iterator)
+        try:
+            if callback._quiet > 0:  # no schedule due at this step: just count it
+                callback._quiet -= 1
+                callback._batches += 1
+                return self.inner(iterator)
+            return callback._drive(self, iterator)
+        except BaseException:  # Ctrl+C, say: fit ends without train end, so write the steps now
+            callback._sync_steps()
+            raise
 
 
 class UpdatePruningStep(keras.callbacks.Callback):
@@ -87,6 +99,12 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._driven = False  # fit calls the driver: the batch hook has nothing to do
         self._hook_began_step = False
         self._quiet = 0  # steps the driver may pass through before it must look again
+        self._counted = []  # [(wrapper, step at train begin)] for every started wrapper
+        self._sync_fns = {}
+        self._batch_hooks = False  # Keras calls batch hooks (another callback needs them)
+        self._epoch_first = 0  # the batch count when this epoch began
+        self._gradient_masked = []  # wrappers whose gradients keep the masks during this fit
+        self._in_graph = False  # the training graph counts steps and updates masks (see train begin)
 
     def _implements_train_batch_hooks(self):
         # Under fit the driver in model.train_function does the per-batch work; saying so keeps
@@ -99,16 +117,73 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._driven = False
         self._hook_began_step = False
         self._quiet = 0
+        self._batch_hooks = False
+        self._epoch_first = 0
+        self._gradient_masked = []
         if self.model is None:
             return
-        for wrapper, step in start_pruning_steps(self.model):
+        self._counted = start_pruning_steps(self.model)
+        for wrapper, step in self._counted:
             if wrapper.pruning_vars:
                 self._entries.append([wrapper, step, next_pruning_step(wrapper.pruning_schedule, step + 1)])
         wrapper_ids = {id(entry[0]) for entry in self._entries}
-        if any(not set(key) <= wrapper_ids for key in self._compiled):
+        if any(not {i for i, _ in key} <= wrapper_ids for key in self._compiled):
             self._compiled = {}  # another model: drop functions that hold the old wrappers
         self._schedule_next()
-        self._install_driver()
+        # With several steps per call of the train function, Python sees calls, not steps:
+        # the graph counts the steps and updates the masks itself, as the reference does.
+        self._in_graph = getattr(self.model, "train_function", None) is not None and self._steps_per_execution() > 1
+        for wrapper, _ in self._counted:
+            wrapper.step_in_graph = self._in_graph
+        if not self._in_graph:
+            self._install_driver()
+
+    def _steps_per_execution(self):
+        value = getattr(self.model, "_steps_per_execution", None)
+        return 1 if value is None else int(value.numpy() if hasattr(value, "numpy") else value)
+
+    def _mask_gradients(self):
+        """Let the optimizer keep the masks through the gradients when that is exact.
+
+        Done at fit's first training step, before the training step is traced.
+        """
+        optimizer = getattr(self.model, "optimizer", None)
+        wrappers = [entry[0] for entry in self._entries]
+        if not wrappers or not gradient_masks.can_mask_gradients(optimizer, self.model):
+            return
+        # Built now (as the first training step would) so its slots exist when the mask
+        # update that zeroes them is traced.
+        optimizer.build(self.model.trainable_variables)
+        for wrapper in wrappers:
+            wrapper.mask_gradients(optimizer)
+        self._gradient_masked = wrappers
+
+    def _sync_steps(self):
+        """Write every wrapper's ``pruning_step``: its step at train begin + the steps trained since.
+
+        Under fit the steps trained are the model's own training-step counter (which fit
+        zeroes before train begin and the training graph advances, so it is exact whatever
+        happened in Python); in a custom loop, the batches this callback has begun.
+        """
+        if not self._counted or self._counted[0][0].step_in_graph:
+            return
+        counter = getattr(self.model, "_train_counter", None) if self._driven else None
+        # The step variables themselves, which the traced function holds (so their ids stay theirs).
+        key = (tuple(id(wrapper.pruning_step) for wrapper, _ in self._counted), counter is None)
+        fn = self._sync_fns.get(key)
+        if fn is None:
+            variables = [wrapper.pruning_step for wrapper, _ in self._counted]
+
+            def assign_all(offsets):
+                trained = tf.zeros([], tf.int64) if counter is None else tf.cast(counter, tf.int64)
+                for i, variable in enumerate(variables):
+                    variable.assign(offsets[i] + trained)
+
+            spec = tf.TensorSpec([len(variables)], tf.int64)
+            fn = tf.function(assign_all, autograph=False).get_concrete_function(spec)
+            self._sync_fns[key] = fn  # kept across fits of the same model
+        offsets = np.fromiter((base for _, base in self._counted), np.int64, len(self._counted))
+        fn(tf.constant(offsets if counter is not None else offsets + self._batches))
 
     def _install_driver(self):
         """Put a :class:`_StepDriver` in ``model.train_function`` (fit builds it before train begin)."""
@@ -149,16 +224,23 @@ class UpdatePruningStep(keras.callbacks.Callback):
         return due
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self._driven:
+        self._batch_hooks = True
+        if self._driven or self._in_graph:
             return
         due = self._begin_step()
         if due:
             self._run(due)
+        self._sync_steps()  # a custom loop: the step about to run counts as trained
         self._hook_began_step = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_first = self._batches
 
     def _drive(self, driver, iterator):
         """One call of ``model.train_function`` under fit (the driver's slow path)."""
-        self._driven = True
+        if not self._driven:  # the first: this is fit (a custom loop never calls the driver)
+            self._driven = True
+            self._mask_gradients()
         if self._hook_began_step:  # Keras ran the batch hook, which began this step (the first)
             self._hook_began_step = False
             due = []
@@ -166,18 +248,35 @@ class UpdatePruningStep(keras.callbacks.Callback):
             due = self._begin_step()
         self._quiet = self._quiet_steps()
         if not due:
-            return driver.inner(iterator)
-        fused = self._fused_function(driver.inner)
-        if fused is None:
-            self._run(due)
-            return driver.inner(iterator)
-        return fused(iterator)
+            logs = driver.inner(iterator)
+        else:
+            fused = self._fused_function(driver.inner)
+            if fused is None:
+                self._run(due)
+                logs = driver.inner(iterator)
+            else:
+                self._sync_steps()  # the fused update reads the steps trained before this one
+                logs = fused(iterator)
+        if self._batch_hooks or self._epoch_last_batch() is None or self._batches > self._epoch_last_batch():
+            self._sync_steps()
+        return logs
+
+    def _epoch_last_batch(self):
+        """The batch count at which this epoch's last batch begins, or None when unknown."""
+        steps = (self.params or {}).get("steps")
+        return None if not steps else self._epoch_first + int(steps) - 1
 
     def _quiet_steps(self):
-        """How many of the coming steps no schedule is due at (a large number when none will be)."""
-        if self._next is None:
-            return 1 << 62
-        return max(0, self._next - self._batches)
+        """How many of the coming steps the driver may pass through without looking.
+
+        Up to the next step a schedule is due at and to the epoch's last batch (after which the
+        steps are written); none when they must be written after every batch.
+        """
+        last = self._epoch_last_batch()
+        if self._batch_hooks or last is None:
+            return 0
+        stop = last if self._next is None else min(self._next, last)
+        return max(0, stop - self._batches)
 
     def _fused_function(self, inner):
         """The training step with every wrapper's mask update before it, traced once per model.
@@ -192,7 +291,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         when a wrapper has been given another schedule since.
         """
         wrappers = tuple(entry[0] for entry in self._entries)
-        key = tuple((wrapper, wrapper.pruning_schedule) for wrapper in wrappers)
+        key = tuple((wrapper, wrapper.pruning_schedule, wrapper.slot_key()) for wrapper in wrappers)
         cached = getattr(inner, _FUSED_ATTRIBUTE, None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -225,7 +324,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         small model's whole mask update.
         """
         wrappers = tuple(wrapper for wrapper, _ in due)
-        key = tuple(id(wrapper) for wrapper in wrappers)
+        key = tuple((id(wrapper), wrapper.slot_key()) for wrapper in wrappers)
         fn = self._compiled.get(key)
         if fn is None:
 
@@ -242,11 +341,16 @@ class UpdatePruningStep(keras.callbacks.Callback):
 
     def on_epoch_end(self, batch, logs=None):
         if self.model is not None:
+            self._sync_steps()
             apply_all_masks(self.model)
 
     def on_train_end(self, logs=None):
         if self.model is not None:
             self._remove_driver()
+            self._sync_steps()
+            for wrapper in self._gradient_masked:
+                wrapper.mask_by_constraint()
+            self._gradient_masked = []
             apply_all_masks(self.model)
 
 

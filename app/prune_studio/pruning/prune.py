@@ -237,6 +237,7 @@ def strip_pruning(model):
     def unwrap(layer):
         if not isinstance(layer, PruneLowMagnitude):
             return None
+        layer.mask_by_constraint()  # in case a fit stopped while gradients kept the masks
         for weight, _, _ in layer.pruning_vars:
             _set_constraint(weight, weight.constraint.inner)
         return layer.layer

@@ -3,13 +3,16 @@
 Compatible with the reference wrapper (same name, arguments, config and ``pruning_step``), but
 built for speed and exactness:
 
-* the training graph gains almost nothing: each training call adds one to ``pruning_step`` (so
-  checkpoints hold the right step) and nothing else; masks are recomputed only on the steps
-  the schedule prunes, by a second traced training step that :class:`UpdatePruningStep` calls
-  instead of the plain one under ``fit`` (or by a small compiled function in custom loops);
+* the training graph gains almost nothing: ``pruning_step`` is written by
+  :class:`UpdatePruningStep` from Python (from the model's own step counter under ``fit``, so it
+  is exact), not counted in the graph; masks are recomputed only on the steps the schedule
+  prunes, by a second traced training step that :class:`UpdatePruningStep` calls instead of the
+  plain one under ``fit`` (or by a small compiled function in custom loops);
 * masks are applied through the weight variables' constraints, which every tf-keras optimizer
   applies right after its update, so the weights that training, checkpoints and stripping see
-  are exactly sparse after every step, without re-assigning them in the forward pass;
+  are exactly sparse after every step, without re-assigning them in the forward pass; under
+  ``fit``, with the optimizers where it gives the same weights, the gradients are masked
+  instead, which is cheaper still (:mod:`gradient_masks`);
 * mask and step variables are ``ON_READ`` (one copy per replica); masks are computed in
   cross-replica context from the mirrored weights and written to every replica, so all replicas
   hold identical masks under ``tf.distribute.MirroredStrategy``.
@@ -21,7 +24,7 @@ import weakref
 from tensorflow.python.saved_model import save_context
 
 from prune_studio.compat import keras, tf
-from prune_studio.pruning import masks, registry
+from prune_studio.pruning import gradient_masks, masks, registry
 from prune_studio.pruning.schedules import ConstantSparsity, PruningSchedule, deserialize
 
 _NO_CALLBACK = (
@@ -121,11 +124,15 @@ class _Untracked:
     """Holds ``(weight, mask, threshold)`` triples out of Keras' automatic tracking.
 
     A tracked list would make Keras count the inner layer's weights as the wrapper's own and
-    break loading ``.keras`` files.
+    break loading ``.keras`` files. ``constraints`` holds each weight's mask constraint and
+    ``slots`` the optimizer slots zeroed with the weights a mask update prunes (see
+    :meth:`PruneLowMagnitude.mask_gradients`).
     """
 
     def __init__(self):
         self.items = []
+        self.constraints = []
+        self.slots = []
 
 
 def _set_constraint(variable, constraint):
@@ -176,6 +183,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self._vars = _Untracked()
         self._vars_ready = False
         self.started = False
+        # Whether training graphs count ``pruning_step`` and update the masks themselves (fit
+        # with several steps per execution); otherwise UpdatePruningStep does both from
+        # Python, which costs the training step nothing.
+        self.step_in_graph = False
         self._stepped = weakref.WeakKeyDictionary()
         self._call_has_training = "training" in inspect.signature(layer.call).parameters
 
@@ -217,8 +228,11 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             inner = weight.constraint
             if isinstance(inner, _MaskConstraint):  # a layer wrapped again: the new masks take over
                 inner = inner.inner
-            _set_constraint(weight, _MaskConstraint(mask, inner))
+            constraint = _MaskConstraint(mask, inner)
+            _set_constraint(weight, constraint)
             self._vars.items.append((weight, mask, threshold))
+            self._vars.constraints.append(constraint)
+            self._vars.slots.append([])
         self._vars_ready = True
 
     def _check_shapes(self, weights):
@@ -252,12 +266,41 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         return _magnitude_mask(weight, sparsity)
 
     def update_masks(self, sparsity):
-        """Recompute every mask for ``sparsity`` and zero the pruned weights."""
-        for weight, mask, threshold in self.pruning_vars:
+        """Recompute every mask for ``sparsity`` and zero the pruned weights (and their slots)."""
+        for (weight, mask, threshold), slots in zip(self.pruning_vars, self._vars.slots):
             new_threshold, new_mask = self._new_mask(weight, sparsity)
             mask.assign(new_mask)
             threshold.assign(new_threshold)
             weight.assign(weight * new_mask)
+            for slot in slots:
+                slot.assign(slot * new_mask)
+
+    def mask_gradients(self, optimizer):
+        """Keep the pruned weights at zero through ``optimizer``'s gradients, not the constraint.
+
+        For an optimizer :func:`gradient_masks.can_mask_gradients` accepts (the caller checks),
+        built for this layer's weights. Weights with a constraint of their own keep the mask
+        constraint. Undone by :meth:`mask_by_constraint`; the gradients stay masked, which is
+        then redundant and harmless.
+        """
+        pairs = []
+        for i, (weight, mask, _) in enumerate(self.pruning_vars):
+            if self._vars.constraints[i].inner is None:
+                pairs.append((weight, mask))
+                self._vars.slots[i] = gradient_masks.moment_slots(optimizer, weight)
+                for slot in self._vars.slots[i]:  # from an earlier fit or custom loop
+                    slot.assign(slot * tf.cast(mask, slot.dtype))
+                _set_constraint(weight, None)
+        gradient_masks.install(optimizer, pairs)
+
+    def slot_key(self):
+        """Which optimizer slots mask updates zero: traced mask updates are kept per key."""
+        return tuple(tuple(id(slot) for slot in slots) for slots in self._vars.slots)
+
+    def mask_by_constraint(self):
+        """Put the mask constraints back (after :meth:`mask_gradients`)."""
+        for (weight, _, _), constraint in zip(self.pruning_vars, self._vars.constraints):
+            _set_constraint(weight, constraint)
 
     def mask_step_ops(self, step, due=False):
         """Graph ops of one schedule step: update the masks when the schedule prunes at ``step``.
@@ -303,7 +346,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 return
             # The reference's error type (its check runs in the graph; ours when tracing).
             raise tf.errors.InvalidArgumentError(None, None, f"Layer {self.name!r}: {_NO_CALLBACK}")
-        self.pruning_step.assign_add(1)
+        if self.step_in_graph:
+            step = self.pruning_step.assign_add(1)
+            if self.pruning_vars:
+                self.mask_step_ops(step)
 
     # ----------------------------------------------------------------- calling
     def call(self, inputs, *args, training=None, **kwargs):
