@@ -115,5 +115,14 @@ def test_no_card_cuts_its_wrapped_text_off_at_1280x800_or_1600x1000(qtbot, expor
     w.results.set_scale(1.5)
     qtbot.waitUntil(lambda: len({card.y() for card in w.results.cards}) > 1)
     assert len(_cards_fit(qtbot, w)) == 2
+    # and the table keeps Verified and Note in view (two size columns step aside)
+    w.resize(1280, 800)
+    table = w.results.table
+    qtbot.waitUntil(lambda: table.viewport().width() < 1280)
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    assert {COLUMNS[c] for c in shown} >= {"File", "Gzipped", "Accuracy", "Change", "Faster", "Verified", "Note"}
+    right = table.viewport().width()
+    for c in shown:
+        assert table.horizontalHeader().sectionViewportPosition(c) + table.columnWidth(c) <= right + 1, COLUMNS[c]
     # no card (nor one of its labels) became a window of its own while the view was filled
     assert [x.objectName() or type(x).__name__ for x in QApplication.topLevelWidgets() if x.isVisible() and x is not w] == []

@@ -31,6 +31,9 @@ from prune_studio.ui.results_charts import AccuracyScatter, SampleStrip, SizeCha
 
 COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Change", "FLOPs", "ms/sample", "Faster",
            "Verified", "Note")
+#: Left out in presentation mode, whose larger font would push Verified and Note out of view:
+#: the gzipped size and the cards carry what they say.
+PRESENTATION_HIDDEN = ("Size", "Non-zeros")
 CARDS_PER_ROW = 5
 
 
@@ -308,6 +311,8 @@ class ResultsView(QWidget):
             font.setPointSizeF(font.pointSizeF() * scale)
         self.table.setFont(font)
         self.table.horizontalHeader().setFont(font)
+        for name in PRESENTATION_HIDDEN:
+            self.table.setColumnHidden(COLUMNS.index(name), scale != 1.0)
         self.table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
         self.heading.setFont(font)
         for chart in (self.size_chart.chart, self.scatter.chart):
