@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import threading
 
+from prune_studio.ui import idle_gc
 from prune_studio.ui.idle_gc import IdleCollector
-from prune_studio.ui.worker import Worker
+from prune_studio.ui.worker import Worker, busy
 
 
 def _long_lived_objects(release: threading.Event, keep: list) -> None:
@@ -17,6 +18,12 @@ def _long_lived_objects(release: threading.Event, keep: list) -> None:
 
 
 def test_full_collections_wait_until_the_workers_are_done(qtbot):
+    # Earlier tests in this process may have left the application's own collector running, and
+    # a worker of theirs finishing: this test's collector must be the only one, starting idle.
+    app_collector = idle_gc._installed
+    if app_collector is not None:
+        app_collector._timer.stop()
+    qtbot.waitUntil(lambda: not busy(), timeout=60_000)
     collector = IdleCollector(idle_ms=300)
     try:
         before = gc.get_stats()[2]["collections"]
@@ -35,3 +42,5 @@ def test_full_collections_wait_until_the_workers_are_done(qtbot):
         worker.wait()
     finally:
         collector.uninstall()
+        if app_collector is not None:
+            app_collector._timer.start()
