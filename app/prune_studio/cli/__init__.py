@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     from prune_studio.cli.common import exit_code_for, report_error
 
     args = build_parser().parse_args(argv)
+    from prune_studio.export import tflite_process
+
+    # No window to keep responsive: TFLite files are converted here, which spares each run the
+    # converter process's own TensorFlow import.
+    tflite_process.use_child(False)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -98,10 +98,6 @@ def run_recipe(recipe, out_dir: Path, strategy=None, strategy_name: str = "defau
     if not where["chief"]:
         out_dir = out_dir / f"worker-{where['task'].split(':')[1]}"
     check_output_dir(out_dir, recipe.export, overwrite)
-    if recipe.export.tflite:  # the TFLite converter's process imports TensorFlow while the model trains
-        from prune_studio.export import tflite_process
-
-        tflite_process.shared().start()
     progress = ProgressBar()
     custom = recipe.resolve(getattr(recipe, "custom_objects", None))
     loaded, dataset = load_inputs(str(recipe.model_file()), recipe.data_spec(), trust=recipe.trust,

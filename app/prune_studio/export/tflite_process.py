@@ -217,11 +217,26 @@ class ConverterProcess:
 
 _shared: ConverterProcess | None = None
 _shared_lock = threading.Lock()
+#: Whether exports convert in the child (see :func:`use_child`).
+_use_child = True
 
 
-def shared() -> ConverterProcess:
-    """The process-wide converter child (started on first use, closed at exit)."""
+def use_child(enabled: bool) -> None:
+    """Convert in the child process (the default) or in this one.
+
+    The CLI converts in its own process: it has no window to keep responsive, and the child's
+    TensorFlow import costs several seconds of CPU per run.
+    """
+    global _use_child
+    _use_child = enabled
+
+
+def shared() -> ConverterProcess | None:
+    """The process-wide converter child (started on first use, closed at exit); None when this
+    process converts its files itself (:func:`use_child`)."""
     global _shared
+    if not _use_child:
+        return None
     with _shared_lock:
         if _shared is None:
             _shared = ConverterProcess()

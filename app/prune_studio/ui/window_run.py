@@ -63,7 +63,9 @@ class RunMixin:
                 result = fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
                 # An export usually follows: the TFLite converter's process imports TensorFlow
                 # (seconds) meanwhile; started from this thread, it runs niced as this one.
-                tflite_process.shared().start()
+                converter = tflite_process.shared()
+                if converter is not None:
+                    converter.start()
                 return result
 
         self.run.start(task, defer=self.charts.call_after_paint)
