@@ -22,7 +22,7 @@ def test_full_collections_wait_until_the_workers_are_done(qtbot):
     # a worker of theirs finishing: this test's collector must be the only one, starting idle.
     app_collector = idle_gc._installed
     if app_collector is not None:
-        app_collector._timer.stop()
+        app_collector.pause()
     qtbot.waitUntil(lambda: not busy(), timeout=60_000)
     collector = IdleCollector(idle_ms=300)
     try:
@@ -43,4 +43,4 @@ def test_full_collections_wait_until_the_workers_are_done(qtbot):
     finally:
         collector.uninstall()
         if app_collector is not None:
-            app_collector._timer.start()
+            app_collector.resume()

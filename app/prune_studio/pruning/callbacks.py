@@ -257,7 +257,8 @@ class UpdatePruningStep(keras.callbacks.Callback):
             else:
                 self._sync_steps()  # the fused update reads the steps trained before this one
                 logs = fused(iterator)
-        if self._batch_hooks or self._epoch_last_batch() is None or self._batches > self._epoch_last_batch():
+        last = self._epoch_last_batch()
+        if self._batch_hooks or last is None or self._batches > last:
             self._sync_steps()
         return logs
 

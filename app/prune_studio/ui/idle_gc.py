@@ -65,6 +65,13 @@ class IdleCollector(QObject):
         self.collections += 1
         return True
 
+    def pause(self) -> None:
+        """Stop checking until :meth:`resume` (the thresholds stay as they are)."""
+        self._timer.stop()
+
+    def resume(self) -> None:
+        self._timer.start()
+
     def uninstall(self) -> None:
         """Stop; the thresholds are again what they were before this collector."""
         self._timer.stop()
