@@ -17,10 +17,11 @@ run: $(STAMP)
 	$(VENV)/bin/prune-studio --demo
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --dist loadfile -m "not heavy"
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/benchmarks -s -p no:randomly
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -m heavy -p no:randomly
 
 installer: $(STAMP)
 	bash installer/build.sh

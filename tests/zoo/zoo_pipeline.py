@@ -29,6 +29,16 @@ def make_zoo(out: Path, flavour: str, kinds: list[str], *extra: str) -> Path:
     return out
 
 
+def kinds_to_make(request, kinds: list[str], heavy: set[str]) -> list[str]:
+    """``kinds`` without the ``heavy`` ones unless a test marked heavy in this module is to run.
+
+    Heavy runs are left out of ``make test`` (``-m "not heavy"``), so their models are not built there.
+    """
+    wanted = any(item.get_closest_marker("heavy") for item in request.session.items
+                 if getattr(item, "module", None) is request.module)
+    return [k for k in kinds if wanted or k.split(":")[0] not in heavy]
+
+
 def model_file(zoo: Path, kind: str, fmt: str = "keras") -> Path:
     return zoo / (f"{kind}_savedmodel" if fmt == "savedmodel" else f"{kind}.{fmt}")
 
