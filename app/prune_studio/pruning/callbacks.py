@@ -30,6 +30,10 @@ from prune_studio.pruning.schedules import is_closed_form, next_pruning_step
 
 #: Where :meth:`UpdatePruningStep._fused_function` keeps its traced function on the train function.
 _FUSED_ATTRIBUTE = "_prune_studio_fused_step"
+#: Where :meth:`UpdatePruningStep._due_function` keeps its traced functions on the train function.
+_DUE_ATTRIBUTE = "_prune_studio_due_steps"
+#: How many sets of wrappers due together get a training step of their own.
+_MAX_DUE_SETS = 8
 
 
 def start_pruning_steps(model):
@@ -105,6 +109,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._epoch_first = 0  # the batch count when this epoch began
         self._gradient_masked = []  # wrappers whose gradients keep the masks during this fit
         self._in_graph = False  # the training graph counts steps and updates masks (see train begin)
+        self._due_fns = {}  # ids of the wrappers due together -> (function, groups) or None, this fit
 
     def _implements_train_batch_hooks(self):
         # Under fit the driver in model.train_function does the per-batch work; saying so keeps
@@ -120,6 +125,7 @@ class UpdatePruningStep(keras.callbacks.Callback):
         self._batch_hooks = False
         self._epoch_first = 0
         self._gradient_masked = []
+        self._due_fns = {}
         if self.model is None:
             return
         self._counted = start_pruning_steps(self.model)
@@ -250,13 +256,18 @@ class UpdatePruningStep(keras.callbacks.Callback):
         if not due:
             logs = driver.inner(iterator)
         else:
-            fused = self._fused_function(driver.inner)
-            if fused is None:
-                self._run(due)
-                logs = driver.inner(iterator)
+            stepped = self._due_function(driver.inner, due)
+            if stepped is not None:
+                function, groups = stepped
+                logs = function(iterator, tf.constant([due[i][1] for i in groups], tf.int64))
             else:
-                self._sync_steps()  # the fused update reads the steps trained before this one
-                logs = fused(iterator)
+                fused = self._fused_function(driver.inner)
+                if fused is None:
+                    self._run(due)
+                    logs = driver.inner(iterator)
+                else:
+                    self._sync_steps()  # the fused update reads the steps trained before this one
+                    logs = fused(iterator)
         last = self._epoch_last_batch()
         if self._batch_hooks or last is None or self._batches > last:
             self._sync_steps()
@@ -278,6 +289,80 @@ class UpdatePruningStep(keras.callbacks.Callback):
             return 0
         stop = last if self._next is None else min(self._next, last)
         return max(0, stop - self._batches)
+
+    def _due_function(self, inner, due):
+        """The training step after the mask updates of exactly the wrappers ``due``, or None.
+
+        For wrappers whose schedules prune on a beat known in Python (:func:`is_closed_form`),
+        Python already knows which wrappers prune at this step and at which step, so the traced
+        update needs neither the schedule's "should prune" test nor a conditional, and wrappers
+        with equal schedules and equal steps share one evaluation of the schedule. The call
+        takes those steps (one per group) and returns ``(function, groups)``: ``groups`` lists,
+        per step the function takes, the index in ``due`` of a wrapper of that group.
+
+        One function is traced per set of wrappers due together (kept on ``inner`` across fits,
+        like :meth:`_fused_function`); a model whose wrappers fall due in more than
+        :data:`_MAX_DUE_SETS` different sets uses the general fused step for the rest. None
+        for other schedules, or when ``inner`` is not a traced function.
+        """
+        key = tuple(id(wrapper) for wrapper, _ in due)
+        found = self._due_fns.get(key)
+        if found is not None or key in self._due_fns:
+            return found
+        found = None
+        wrappers = tuple(wrapper for wrapper, _ in due)
+        if isinstance(inner, tf.types.experimental.PolymorphicFunction) and all(
+            is_closed_form(wrapper.pruning_schedule) for wrapper in wrappers
+        ):
+            cache = getattr(inner, _DUE_ATTRIBUTE, None)
+            if cache is None:
+                cache = {}
+                setattr(inner, _DUE_ATTRIBUTE, cache)
+            # Checked once per fit: the same wrappers with the same schedule objects and slots,
+            # and the same differences between their steps (which decide the groups).
+            first = due[0][1]
+            check = tuple((wrapper, wrapper.pruning_schedule, wrapper.slot_key(), step - first) for wrapper, step in due)
+            cached = cache.get(key)
+            if cached is not None and len(cached[0]) == len(check) and all(
+                a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:] for a, b in zip(cached[0], check)
+            ):
+                found = cached[1]
+            elif len(cache) < _MAX_DUE_SETS or key in cache:
+                found = self._trace_due(inner, due)
+                cache[key] = (check, found)
+        self._due_fns[key] = found
+        return found
+
+    def _trace_due(self, inner, due):
+        """Trace :meth:`_due_function`'s function for the wrappers ``due``."""
+        groups, members = [], []
+        for i, (wrapper, step) in enumerate(due):
+            for g, first in enumerate(groups):
+                other, other_step = due[first]
+                # Due together now at the same step, so at the same steps always.
+                if other_step == step and other.pruning_schedule == wrapper.pruning_schedule:
+                    members[g].append(wrapper)
+                    break
+            else:
+                groups.append(i)
+                members.append([wrapper])
+        schedules = [due[i][0].pruning_schedule for i in groups]
+
+        def update(steps):
+            for g, schedule in enumerate(schedules):
+                _, sparsity = schedule(steps[g])
+                for wrapper in members[g]:
+                    wrapper.update_masks(sparsity)
+            return tf.constant(True)
+
+        # Its own function call, not inlined (see _fused_function).
+        update_masks = tf.function(update, autograph=False, experimental_attributes={"_noinline": True})
+
+        def step_after_update(iterator, steps):
+            with tf.control_dependencies([update_masks(steps)]):
+                return inner(iterator)
+
+        return tf.function(step_after_update, reduce_retracing=True), groups
 
     def _fused_function(self, inner):
         """The training step with every wrapper's mask update before it, traced once per model.
