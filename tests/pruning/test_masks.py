@@ -111,3 +111,37 @@ def test_keep_count_uses_round_half_to_even_in_float32():
     assert int(masks.keep_count(10, 0.75)) == 2  # 2.5 -> 2
     assert int(masks.keep_count(14, 0.75)) == 4  # 3.5 -> 4
     assert int(masks.keep_count(5, 0.99)) == 1  # never below one
+
+
+def _tensors_of_every_kind(rng):
+    """Tensors a mask update meets: dense, mostly zero, all equal, ties, denormals, all zero."""
+    n = lambda: int(rng.integers(1, 6000))  # noqa: E731
+    normal = lambda: np.abs(rng.normal(size=n())).astype(np.float32)  # noqa: E731
+    pruned = normal()
+    pruned[rng.random(pruned.size) < 0.7] = 0
+    tiny = normal()
+    tiny[rng.random(tiny.size) < 0.5] = np.float32(1e-40)
+    return [normal(), pruned, np.full(n(), 0.5, np.float32), np.round(normal() * 4) / 4, tiny,
+            np.zeros(n(), np.float32), np.linspace(0, 1, n()).astype(np.float32)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kth_largest_each_equals_the_sorted_k_th_of_each_tensor(seed):
+    rng = np.random.default_rng(seed)
+    values = _tensors_of_every_kind(rng)
+    rng.shuffle(values)
+    for ks in ([1] * len(values), [v.size for v in values], [int(rng.integers(1, v.size + 1)) for v in values]):
+        got = masks.kth_largest_each([tf.constant(v) for v in values], tf.constant(ks)).numpy()
+        want = np.array([np.sort(v)[::-1][k - 1] for v, k in zip(values, ks)], np.float32)
+        np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))  # bit for bit
+
+
+def test_kth_largest_each_inside_a_compiled_function_matches_kth_largest():
+    rng = np.random.default_rng(7)
+    values = [rng.random(s).astype(np.float32) for s in (16_384, 32_768, 1_280)]
+    values[1][:20_000] = 0
+    fn = tf.function(lambda a, b, c, k: masks.kth_largest_each([a, b, c], k))
+    for ks in ([5_000, 9_000, 640], [1, 13_000, 1_280]):
+        got = fn(*values, tf.constant(ks)).numpy()
+        want = [masks.kth_largest(tf.constant(v), tf.constant(k)).numpy() for v, k in zip(values, ks)]
+        np.testing.assert_array_equal(got, want)

@@ -176,3 +176,35 @@ def test_custom_schedule_in_training_and_callback_reused_across_models():
         model.fit(np.ones((2, 4)), np.zeros((2, units)), batch_size=2, callbacks=[callback], verbose=0)
         assert np.count_nonzero(layer.layer.kernel.numpy()) == units  # step 3 pruned to 75%
         assert int(layer.pruning_step.numpy()) == 3
+
+
+def test_masks_updated_together_equal_each_wrapper_updating_its_own():
+    from prune_studio.pruning.wrapper import update_masks_together
+
+    def model():
+        keras.utils.set_random_seed(3)
+        schedule = pruning.ConstantSparsity(0.5, 0, frequency=1)
+        return keras.Sequential([
+            keras.Input((8, 8, 3)),
+            pruning.prune_low_magnitude(keras.layers.Conv2D(6, 3, name="conv"), schedule),
+            keras.layers.Flatten(),
+            pruning.prune_low_magnitude(keras.layers.Dense(16, name="dense"), schedule),
+            pruning.prune_low_magnitude(keras.layers.Dense(12, name="blocks"), schedule, block_size=(2, 2)),
+            pruning.prune_low_magnitude(keras.layers.Dense(4, name="m_by_n"), schedule, sparsity_m_by_n=(2, 4)),
+        ])
+
+    together, alone = model(), model()
+    wrapped = lambda m: [layer for layer in m.layers if hasattr(layer, "pruning_vars")]  # noqa: E731
+    for sparsity in (0.3, 0.55, 0.9):
+        updates = [(w, tf.constant(sparsity)) for w in wrapped(together)]
+        tf.function(lambda: update_masks_together(updates), autograph=False)()
+        for w in wrapped(alone):
+            w.update_masks(tf.constant(sparsity))
+        for a, b in zip(wrapped(together), wrapped(alone)):
+            for (wa, ma, ta), (wb, mb, tb) in zip(a.pruning_vars, b.pruning_vars):
+                np.testing.assert_array_equal(ma.numpy(), mb.numpy(), err_msg=a.name)
+                np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=a.name)
+                assert ta.numpy() == tb.numpy(), a.name
+    dense = [w for w in wrapped(together) if w.layer.name == "dense"][0]
+    assert dense.by_magnitude_alone() and not [w for w in wrapped(together) if w.layer.name == "blocks"][0].by_magnitude_alone()
+    assert 1 - dense.pruning_vars[0][1].numpy().mean() == pytest.approx(0.9, abs=0.01)

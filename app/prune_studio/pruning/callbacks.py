@@ -27,6 +27,7 @@ from prune_studio.compat import keras, tf
 from prune_studio.pruning import gradient_masks
 from prune_studio.pruning.prune import wrappers_of
 from prune_studio.pruning.schedules import is_closed_form, next_pruning_step
+from prune_studio.pruning.wrapper import update_masks_together
 
 #: Where :meth:`UpdatePruningStep._fused_function` keeps its traced function on the train function.
 _FUSED_ATTRIBUTE = "_prune_studio_fused_step"
@@ -349,10 +350,11 @@ class UpdatePruningStep(keras.callbacks.Callback):
         schedules = [due[i][0].pruning_schedule for i in groups]
 
         def update(steps):
+            updates = []
             for g, schedule in enumerate(schedules):
                 _, sparsity = schedule(steps[g])
-                for wrapper in members[g]:
-                    wrapper.update_masks(sparsity)
+                updates.extend((wrapper, sparsity) for wrapper in members[g])
+            update_masks_together(updates)
             return tf.constant(True)
 
         # Its own function call, not inlined (see _fused_function).

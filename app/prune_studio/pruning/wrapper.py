@@ -140,6 +140,37 @@ def _set_constraint(variable, constraint):
         component._constraint = constraint
 
 
+def update_masks_together(updates):
+    """``wrapper.update_masks(sparsity)`` for each ``(wrapper, sparsity)``, in one batch where possible.
+
+    The thresholds of every weight pruned by magnitude alone are found together
+    (:func:`masks.kth_largest_each`), so the ops of a mask update do not grow with the number of
+    layers; the masks are the same as each wrapper's own update would make.
+    """
+    items, sparsities = [], []
+    for wrapper, sparsity in updates:
+        if not wrapper.by_magnitude_alone():
+            wrapper.update_masks(sparsity)
+            continue
+        for triple, slots in zip(wrapper.pruning_vars, wrapper._vars.slots):
+            items.append((triple, slots))
+            sparsities.append(tf.cast(sparsity, tf.float32))
+    if not items:
+        return
+    values = [weight.read_value() for (weight, _, _), _ in items]
+    magnitudes = [tf.abs(value) for value in values]
+    sizes = tf.constant([int(value.shape.num_elements()) for value in values], tf.int32)
+    keep = masks.keep_count(sizes, tf.stack(sparsities))
+    thresholds = masks.kth_largest_each([tf.reshape(m, [-1]) for m in magnitudes], keep)
+    for i, (((weight, mask, threshold), slots), value, magnitude) in enumerate(zip(items, values, magnitudes)):
+        new_mask = tf.cast(magnitude >= thresholds[i], weight.dtype)
+        mask.assign(new_mask)
+        threshold.assign(thresholds[i])
+        weight.assign(value * new_mask)
+        for slot in slots:
+            slot.assign(slot * tf.cast(new_mask, slot.dtype))
+
+
 class PruneLowMagnitude(keras.layers.Wrapper):
     """Wraps a layer and prunes its weights by magnitude during training.
 
@@ -274,6 +305,14 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             weight.assign(weight * new_mask)
             for slot in slots:
                 slot.assign(slot * new_mask)
+
+    def by_magnitude_alone(self):
+        """Whether every mask is plain magnitude pruning of a float32 weight (no blocks, no m:n)."""
+        return (
+            self.block_size == (1, 1)
+            and not self.sparsity_m_by_n
+            and all(weight.dtype == tf.float32 for weight, _, _ in self.pruning_vars)
+        )
 
     def mask_gradients(self, optimizer):
         """Keep the pruned weights at zero through ``optimizer``'s gradients, not the constraint.
