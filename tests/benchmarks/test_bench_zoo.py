@@ -117,6 +117,9 @@ def test_zoo_model(name, tmp_path):
                         baseline_model=loaded.model)
     exported = time.perf_counter() - start
     export_ok = sum(a.ok for a in export.artifacts)
+    for artifact in export.artifacts:
+        if not artifact.ok:
+            print(f"\n  not made: {artifact.name}: {artifact.note}")
 
     layers = [layer.name for layer in description.layers() if layer.prunable]
     zero = {"layers": {n: {"enabled": True, "schedule": {"class_name": "ConstantSparsity", "config": {
