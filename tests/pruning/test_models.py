@@ -174,3 +174,69 @@ def test_pruning_summaries_write_scalars_per_layer(tmp_path):
     sparsity = [v for k, v in tags.items() if k.endswith("kernel_mask/sparsity")]
     assert sparsity == [0.5], tags
     assert any(k.endswith("/threshold") for k in tags)
+
+
+class Pair(keras.Model):
+    """Two Dense layers called from call(); Keras makes its config from the constructor."""
+
+    def __init__(self, width=6, **kwargs):
+        super().__init__(**kwargs)
+        self.first = L.Dense(width, activation="relu", name="first")
+        self.second = L.Dense(3, name="second")
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+
+class Unconfigurable(Pair):
+    def __init__(self, helper, **kwargs):  # an argument Keras cannot put in a config
+        super().__init__(**kwargs)
+        self.helper = helper
+
+
+def _held(sub):
+    """``sub`` held as a subclassed model opened from a file is held: one Input, then the model."""
+    inputs = keras.Input((5,))
+    return keras.Model(inputs, sub(inputs))
+
+
+def _plan(*names):
+    from prune_studio.pruning.plan import LayerPlan, PruningPlan
+
+    return PruningPlan({name: LayerPlan(True, SCHEDULE) for name in names})
+
+
+def test_subclassed_model_inside_a_functional_model_is_pruned_in_its_copy_and_stripped():
+    from prune_studio.pruning.plan import apply_plan, prunable_layer_names
+
+    keras.utils.set_random_seed(8)
+    model = _held(Pair(name="pair"))
+    original = [w.copy() for w in model.get_weights()]
+    assert set(prunable_layer_names(model)) == {"first", "second"}
+    result = apply_plan(model, _plan("first", "second"))
+    assert sorted(result.pruned) == ["first", "second"] and not result.skipped
+    pruned = result.model
+    copy = pruned.layers[1]
+    assert copy is not model.layers[1] and isinstance(copy.first, pruning.PruneLowMagnitude)
+    assert not pruning.prune.wrappers_of(model)  # the original model is untouched
+    x = np.random.default_rng(2).normal(size=(16, 5)).astype("float32")
+    np.testing.assert_array_equal(pruned.predict(x, verbose=0), model.predict(x, verbose=0))
+    _fit(pruned, x, np.zeros((16, 3)))
+    assert _nonzero_fraction(copy.first.layer.kernel) == 0.5 and _nonzero_fraction(copy.second.layer.kernel) == 0.5
+    for before, after in zip(original, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    before = pruned.predict(x, verbose=0)
+    stripped = pruning.strip_pruning(pruned)
+    inner = stripped.layers[1]
+    assert isinstance(inner, Pair) and isinstance(inner.first, L.Dense) and not pruning.prune.wrappers_of(stripped)
+    assert _nonzero_fraction(inner.first.kernel) == 0.5
+    np.testing.assert_array_equal(stripped.predict(x, verbose=0), before)
+
+
+def test_subclassed_model_without_a_config_inside_a_functional_model_is_refused_saying_why():
+    from prune_studio.pruning.plan import PlanError, apply_plan, prunable_layer_names
+
+    model = _held(Unconfigurable(helper=object(), name="odd"))
+    assert prunable_layer_names(model) == []
+    with pytest.raises(PlanError, match="Layer 'first' cannot be pruned: .*no get_config"):
+        apply_plan(model, _plan("first"))

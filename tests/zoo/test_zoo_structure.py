@@ -2,13 +2,13 @@
 
 import pytest
 
-from zoo_pipeline import CUSTOM_OBJECTS, assert_exported_and_verified, make_zoo, model_file, prune_recipe, run_pipeline
+from zoo_pipeline import CUSTOM_OBJECTS, assert_exported_and_verified, make_zoo, model_file, run_pipeline
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
     return make_zoo(tmp_path_factory.mktemp("structure"), "tf_keras",
-                    ["two_io", "custom_layer", "subclassed:savedmodel"])
+                    ["two_io", "custom_layer", "subclassed:keras,savedmodel"])
 
 
 def test_two_inputs_two_outputs(zoo, tmp_path):
@@ -29,21 +29,13 @@ def test_custom_layer_with_custom_objects(zoo, tmp_path):
     assert_exported_and_verified(report)
 
 
-def test_subclassed_savedmodel_says_in_one_sentence_why_it_cannot_be_pruned(zoo, tmp_path):
-    """Its layers are called from TinyNet.call(), which cannot be rewired inside the revived
-    model: the layers are listed, marked not prunable with the reason, and a plan naming them
-    is refused in one sentence (the model still opens, fine-tunes and exports as it is)."""
-    from tests.cli.conftest import run_cli
-
-    path = model_file(zoo, "subclassed", "savedmodel")
-    described = run_cli("inspect", path, "--json", "--custom-objects", CUSTOM_OBJECTS).json()
-    layers = {layer["name"]: layer for layer in described["layers"]}
-    assert {"conv", "out"} <= set(layers) and not any(layer["prunable"] for layer in layers.values())
-    reason = layers["conv"]["reason"]
-    assert "subclassed model TinyNet" in reason and "Functional" in reason and "\n" not in reason
-    recipe = prune_recipe(tmp_path / "recipe.json", ["conv", "out"])
-    refused = run_cli("prune", path, "--data", zoo / "subclassed.npz", "--recipe", recipe, "--out", tmp_path / "out",
-                      "--custom-objects", CUSTOM_OBJECTS)
-    line = refused.error_line()
-    assert refused.code != 0 and "'conv' cannot be pruned" in line and "keras.Model(inputs, outputs)" in line
-    assert "Traceback" not in refused.stderr
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
+def test_subclassed_model_is_pruned_exported_and_verified(zoo, tmp_path, fmt):
+    """A subclassed model (its layers called from TinyNet.call()) opens, given Input layers from
+    its build shape or saved signature; with its class from --custom-objects, the layers of its
+    copy are wrapped where they are, so the fine-tune prunes them and the files hold the zeros."""
+    described, report = run_pipeline(model_file(zoo, "subclassed", fmt), zoo / "subclassed.npz", tmp_path / "out",
+                                      "--custom-objects", CUSTOM_OBJECTS, "--trust", export={"keras3": False})
+    assert {"conv", "out"} <= {layer["name"] for layer in described["layers"] if layer["prunable"]}
+    assert set(report["training"]["sparsity"]) == {"conv", "out"}
+    assert_exported_and_verified(report)

@@ -31,6 +31,7 @@ from prune_studio.models.compile_settings import (
 from prune_studio.models.config_scan import Finding, describe_findings, scan_config
 from prune_studio.models.safety import check_graph, load_custom_objects
 from prune_studio.models.savedmodel import open_savedmodel
+from prune_studio.models.subclassed_inputs import with_inputs
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -78,7 +79,7 @@ class LoadedModel:
         """
         with self._lock:
             if self._model is None:
-                model = self._build()
+                model = with_inputs(self._build())
                 _check_inputs(self.path, model)
                 self._settings = _compile(model, self._training)
                 self._model = model

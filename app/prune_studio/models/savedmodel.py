@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from prune_studio.models.config_scan import scan_config
+from prune_studio.models.subclassed_inputs import with_inputs
 
 
 def short_error(exc: BaseException) -> str:
@@ -82,7 +83,7 @@ def open_savedmodel(path: Path, trust: bool, custom: dict) -> SavedModelPlan:
                 raise ModelLoadError(
                     f"SavedModel folder '{path.name}' could not be loaded: {short_error(exc)}."
                 ) from None
-        return _with_inputs(model)
+        return with_inputs(model)
 
     return SavedModelPlan(build, root.get("training_config"), _graph_config(root))
 
@@ -130,27 +131,3 @@ def _rebuild_from_config(path: Path, root: dict, custom: dict):
     except Exception:  # noqa: BLE001 - any mismatch falls back to the full loader
         return None
     return model
-
-
-def _with_inputs(model):
-    """A built subclassed model revived from a SavedModel, given Input layers from its saved call
-    signature (as a one-layer Functional model) so it can be described, trained and exported.
-    Models that already have inputs, or saved no signature, come back unchanged."""
-    from prune_studio.compat import keras, tf
-
-    if getattr(model, "inputs", None) or not getattr(model, "built", False):
-        return model
-    try:
-        args, kwargs = model.save_spec()
-    except (AttributeError, TypeError, ValueError):
-        return model
-    specs = tf.nest.flatten(args)
-    if kwargs or not specs or not all(isinstance(s, tf.TensorSpec) for s in specs):
-        return model
-    inputs = [keras.Input(shape=s.shape[1:], dtype=s.dtype, name=s.name or None) for s in specs]
-    structured = tf.nest.pack_sequence_as(args, inputs)
-    call_args = structured[0] if len(structured) == 1 else structured
-    try:
-        return keras.Model(inputs if len(inputs) > 1 else inputs[0], model(call_args), name=model.name)
-    except Exception:  # noqa: BLE001 - a revived call that cannot run symbolically stays as it was
-        return model

@@ -15,13 +15,48 @@ def is_clonable_model(model):
     return isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)
 
 
+def subclassed_inside(model):
+    """The subclassed models held as layers of the Sequential/Functional ``model`` (nested
+    graph networks searched too), as a subclassed model opened from a file is held: one Input,
+    then the model."""
+    found = []
+    for layer in model._flatten_layers(include_self=False, recursive=False):
+        if isinstance(layer, keras.Model) and is_clonable_model(layer):
+            found.extend(subclassed_inside(layer))
+        elif isinstance(layer, keras.Model):
+            found.append(layer)
+    return found
+
+
+def is_revived(layer):
+    """True for a model revived from a SavedModel without its Python class (tf-keras then makes
+    a class of its own, whose call is the saved graph)."""
+    return type(layer).__module__.startswith("tf_keras.")
+
+
+def can_copy(layer):
+    """Whether a subclassed ``layer`` can be rebuilt from its config with its own ``call()``:
+    its class is the user's (not revived) and it has a config (its own ``get_config``, or one
+    Keras makes from its constructor's arguments)."""
+    from tf_keras.src.utils import generic_utils
+
+    if is_revived(layer):
+        return False
+    # tf-keras makes a model's config from its constructor's arguments when they are plain
+    # values (``_auto_get_config``); otherwise its default get_config returns {} and a copy
+    # would lose them.
+    return not generic_utils.is_default(layer.get_config) or bool(getattr(layer, "_auto_get_config", False))
+
+
 def locked_in_subclassed(model) -> dict:
     """``{layer name: sentence}`` for the layers inside a subclassed model that sits in a
-    Sequential/Functional model (as a subclassed SavedModel is revived: one Input, then the
-    model), which cannot be pruned there.
+    Sequential/Functional model (as a subclassed model opened from a file is held: one Input,
+    then the model) and cannot be pruned there.
 
-    Such a model's layers are called from its Python ``call()``: cloning the outer model cannot
-    copy it (tf-keras raises NotImplementedError) and wrapping it as one layer prunes nothing.
+    Such a model's layers are called from its Python ``call()``. When the model can be copied
+    from its config, the copy's layers are wrapped where they are (its call then calls the
+    wrappers); when it cannot (no config), cloning the outer model cannot copy it and wrapping
+    it as one layer prunes nothing, so its layers are listed here.
     A built subclassed model opened on its own is pruned in place (see :func:`edit_in_place`).
     """
     if not is_clonable_model(model):
@@ -30,12 +65,17 @@ def locked_in_subclassed(model) -> dict:
     for layer in model._flatten_layers(include_self=False, recursive=False):
         if isinstance(layer, keras.Model) and is_clonable_model(layer):
             found.update(locked_in_subclassed(layer))
-        elif isinstance(layer, keras.Model):
+        elif isinstance(layer, keras.Model) and not can_copy(layer):
             kind = type(layer).__name__
-            reason = (f"It sits inside the subclassed model {kind} '{layer.name}', whose layers are called from "
-                      "Python code (its call() method) that Prune Studio cannot rewire, so it cannot be pruned "
-                      "there; rebuild the model as a Functional or Sequential model "
-                      "(keras.Model(inputs, outputs)), copy the weights over and save that as .keras.")
+            if is_revived(layer):
+                reason = (f"It sits inside the subclassed model {kind} '{layer.name}', opened without its Python "
+                          "class, so its layers cannot be rewired; open the file again with the Python file that "
+                          f"defines {kind} as custom objects (--custom-objects FILE.py in the CLI) to prune them.")
+            else:
+                reason = (f"It sits inside the subclassed model {kind} '{layer.name}', whose layers are called from "
+                          f"its call() method and which cannot be copied (it has no get_config()), so it cannot be "
+                          f"pruned there; give {kind} a get_config(), or rebuild the model as a Functional or "
+                          "Sequential model (keras.Model(inputs, outputs)), copy the weights over and save that.")
             for inner in layer._flatten_layers(include_self=False, recursive=True):
                 if not isinstance(inner, keras.Model):
                     found[inner.name] = reason
@@ -98,6 +138,32 @@ def edit_in_place(model, replace):
                         if new is not None:
                             value[i] = new
     model.train_function = model.test_function = model.predict_function = None
+
+
+def layers_by_attribute(model, unwrap=lambda layer: layer):
+    """``{attribute path: layer}`` for the layers a subclassed ``model`` holds as attributes (or
+    in lists), through its custom layers; ``unwrap`` maps a held layer to the one to report.
+
+    Two models made by the same constructor have the same paths, whatever their layers' names.
+    """
+    found = {}
+
+    def visit(owner, prefix, depth):
+        for name, value in list(vars(owner).items()):
+            if name.startswith("_self_") or name in ("_layer_call_argspecs", "_obj_reference_counts_dict"):
+                continue
+            items = [(name, value)]
+            if isinstance(value, list) or type(value).__name__ == "ListWrapper":
+                items = [(f"{name}[{i}]", item) for i, item in enumerate(list(value))]
+            for path, item in items:
+                if isinstance(item, keras.layers.Layer):
+                    layer = unwrap(item)
+                    found[prefix + path] = layer
+                    if depth < 8 and not type(layer).__module__.startswith("tf_keras."):
+                        visit(layer, f"{prefix}{path}.", depth + 1)
+
+    visit(model, "", 0)
+    return found
 
 
 def is_container(layer):

@@ -57,6 +57,8 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None, sha
         """Wrapper arguments for ``layer``, or None to leave it as it is."""
         if in_place and cloning.is_container(layer):
             return None  # a custom block inside a subclassed model: its own layers are visited
+        if isinstance(layer, keras.Model) and not cloning.is_clonable_model(layer) and cloning.can_copy(layer):
+            return None  # a subclassed model inside: its copy's layers are wrapped where they are
         kind = registry.wrap_kind(layer)
         if isinstance(layer, PruneLowMagnitude) or kind == "leave":
             return None
@@ -84,6 +86,15 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None, sha
         pruned.append(layer.name)
         return params
 
+    def replace_in_place(layer):
+        params = decide(layer)
+        if params is None:
+            return None
+        wrapper = PruneLowMagnitude(layer, **params)
+        if layer.built:
+            wrapper.build(getattr(layer, "_build_input_shape", None))
+        return wrapper
+
     if not in_place:
 
         def replace(layer):
@@ -97,17 +108,13 @@ def build_pruned_model(model, params_for, strict=False, pruning_policy=None, sha
             return wrapper, lambda: inner.set_weights(layer.get_weights())
 
         new_model = cloning.clone(model, replace)
+        # A subclassed model inside (as one opened from a file is held) calls its layers from
+        # Python: its copy's layers are wrapped where they are, so its call calls the wrappers.
+        originals = {id(layer) for layer in cloning.subclassed_inside(model)}
+        for inner in cloning.subclassed_inside(new_model):
+            if share or id(inner) not in originals:  # never edit the original when copying
+                cloning.edit_in_place(inner, replace_in_place)
     else:
-
-        def replace_in_place(layer):
-            params = decide(layer)
-            if params is None:
-                return None
-            wrapper = PruneLowMagnitude(layer, **params)
-            if layer.built:
-                wrapper.build(getattr(layer, "_build_input_shape", None))
-            return wrapper
-
         cloning.edit_in_place(model, replace_in_place)
         new_model = model
     _SKIPPED[new_model] = dict(skipped)
@@ -225,6 +232,8 @@ def strip_pruning(model):
     if cloning.is_clonable_model(model):
 
         def replace(layer):
+            if isinstance(layer, keras.Model) and not cloning.is_clonable_model(layer) and wrappers_of(layer):
+                return _stripped_copy(layer)
             if not isinstance(layer, PruneLowMagnitude):
                 return None
             inner = cloning.fresh_copy(layer.layer)
@@ -244,6 +253,25 @@ def strip_pruning(model):
 
     cloning.edit_in_place(model, unwrap)
     return model
+
+
+def _stripped_copy(model):
+    """``(copy, load)``: a copy of the subclassed ``model`` without its wrappers, for
+    :func:`cloning.clone`; ``load`` fills each of the copy's layers from the layer in the same
+    attribute of ``model`` (inside its wrapper, if wrapped)."""
+    copy = cloning.fresh_copy(model)
+    if copy is model:  # no config: strip it where it is
+        strip_pruning(model)
+        return model, None
+    unwrap = lambda layer: layer.layer if isinstance(layer, PruneLowMagnitude) else layer  # noqa: E731
+
+    def load():
+        old = cloning.layers_by_attribute(model, unwrap)
+        for path, layer in cloning.layers_by_attribute(copy).items():
+            if path in old and layer.weights:
+                layer.set_weights(old[path].get_weights())
+
+    return copy, load
 
 
 def wrappers_of(model):
