@@ -59,6 +59,12 @@ def test_the_export_ends_on_a_full_width_result_view(qtbot, exported):
     assert len(dots) == len(ok) + 1 and sum(p["baseline"] for p in dots) == 1
     base = next(p for p in dots if p["baseline"])
     assert base["symbol"] == "star" and base["pos"][1] == pytest.approx(100 * report.baseline["accuracy"])
+    assert view.size_chart.isVisible() and view.scatter.isVisible()
+    # A staged fill keeps the charts out of the layout until the rest is in, then shows them.
+    with qtbot.waitSignal(view.filled, timeout=10_000):
+        view.show_report(report, staged=True)
+        assert view.filling() and not view.size_chart.isVisible() and not view.scatter.isVisible()
+    assert view.size_chart.isVisible() and view.scatter.isVisible() and len(view.size_chart.shown) == len(ok) + 1
     # Going back to the plan brings the layer list back.
     w.tabs.setCurrentIndex(0)
     assert w.layer_pane.isVisible()
