@@ -85,8 +85,14 @@ def test_the_sample_strip_shows_only_stored_samples_and_marks_wrong_guesses(qtbo
     assert samples[0]["preds"][first_pred] is not None
     pictures = [view.strip.grid.itemAtPosition(0, c).widget() for c in range(1, len(samples) + 1)]
     assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pictures)  # digits: images
-    for (row, _col), cell in view.strip.cells.items():
-        assert bool(cell.property("mismatch")) == ("background" in cell.styleSheet())
+    from PySide6.QtGui import QColor
+
+    from prune_studio.ui.results_charts import BAD_COLOUR
+
+    for (row, _col), cell in view.strip.cells.items():  # a wrong guess is drawn on red, a right one is not
+        image = cell.grab().toImage()
+        red = image.pixelColor(2, image.height() // 2) == QColor(BAD_COLOUR)
+        assert bool(cell.property("mismatch")) == red, (row, cell.text())
 
 
 def _cards_fit(qtbot, w):

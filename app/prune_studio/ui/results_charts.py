@@ -266,6 +266,11 @@ def _image_pixmap(x: np.ndarray, size: int) -> QPixmap | None:
     return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
 
 
+#: How a wrong guess looks: the strip's one style sheet, picked by the label's ``mismatch`` property.
+MISMATCH_STYLE = (f'QLabel[mismatch="true"] {{ color: white; background: {BAD_COLOUR}; border-radius: 3px; '
+                  'font-weight: 600; }')
+
+
 class SampleStrip(QFrame):
     """Test samples in columns: the input, the true class, the baseline's and each file's guess.
 
@@ -275,6 +280,9 @@ class SampleStrip(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("sampleStrip")
+        # One style sheet for every wrong guess (a sheet per label was parsed and polished once
+        # per cell: with many wrong guesses the strip took 30-60 ms of GUI time to show).
+        self.setStyleSheet(MISMATCH_STYLE)
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 4, 0, 4)
         self.grid.setHorizontalSpacing(14)
@@ -327,7 +335,6 @@ class SampleStrip(QFrame):
                 wrong = r > 1 and guess is not None and guess != truth
                 if wrong:
                     self.mismatches += 1
-                    cell.setStyleSheet(f"color: white; background: {BAD_COLOUR}; border-radius: 3px; font-weight: 600;")
                     cell.setToolTip(f"Predicted {class_text(guess)}, the true class is {class_text(truth)}.")
                 cell.setProperty("mismatch", wrong)
                 self.cells[(r, c)] = cell
