@@ -256,10 +256,20 @@ class ResultsView(QWidget):
             self._fill_table(rows)
 
     def _fill_samples(self, report, files: list[dict]) -> None:
+        """The sample strip, a few samples per stage (see :meth:`SampleStrip.fill_steps`)."""
         samples = list(getattr(report, "samples", None) or [])
         predicted = {name for sample in samples for name in (sample.get("preds") or {})}
-        self.strip.show_samples(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
-        self.strip_title.setVisible(bool(samples))
+        steps = self.strip.fill_steps(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
+
+        def step() -> None:
+            try:
+                next(steps)
+            except StopIteration:
+                self.strip_title.setVisible(bool(samples))
+            else:
+                self._stages.insert(0, step)  # the next few samples on the next stage
+
+        step()
 
     def _clear_cards(self) -> None:
         for card in self.cards:
