@@ -114,3 +114,18 @@ def test_live_zeros_announce_only_the_cells_that_moved(qapp, description):
     model.set_live_sparsity({})  # a new run: both cells clear
     assert {c[0] for c in changed} >= set(names)
     assert model.index_of(names[1], COL_ZEROS).data(SparsityRole) is None
+
+
+def test_the_same_sizes_again_repaint_nothing(qapp, description):
+    model = LayerTreeModel(make_plan=_make_plan)
+    model.set_description(description, {})
+    name = next(info.name for info in description.layers() if info.prunable)
+    changed = []
+    model.dataChanged.connect(lambda *_args: changed.append(1))
+    model.set_sizes({})  # a run that removed no channels, as every fine-tune ends
+    assert changed == []
+    model.set_sizes({name: ([None, 3], 7)})
+    assert changed and model.params(model.index_of(name).data(NodeRole)) == 7
+    changed.clear()
+    model.set_sizes({name: ([None, 3], 7)})
+    assert changed == []

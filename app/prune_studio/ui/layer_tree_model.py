@@ -151,6 +151,8 @@ class LayerTreeModel(QAbstractItemModel):
         The Output and Parameters columns then show those (their tooltips the opened model's);
         an empty dict shows the opened model's again.
         """
+        if dict(sizes) == self._sizes:  # every run's end says so again: no repaint of the whole tree
+            return
         self._sizes = dict(sizes)
         self._emit_changed(self._root, COL_SHAPE, COL_PARAMS)
 
