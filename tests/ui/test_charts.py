@@ -119,3 +119,33 @@ def test_a_small_plan_keeps_a_legend_of_its_layers(qtbot):
     panel.prepare(LAYERS, None, total_steps=100)
     qtbot.waitUntil(lambda: panel._job is None, timeout=5_000)
     assert [label.text for _sample, label in panel.layer_plot.legend.items] == LAYERS
+
+
+def test_a_big_plan_draws_its_layers_in_one_item_per_colour_and_highlights_one(qtbot):
+    from prune_studio.ui.charts import LEGEND_LAYERS
+    from prune_studio.ui.theme import LINE_COLOURS
+
+    panel = _panel(qtbot)
+    names = [f"layer_{i}" for i in range(3 * len(LINE_COLOURS) + 2)]
+    assert len(names) > LEGEND_LAYERS
+    panel.reset(names, None, total_steps=50)
+    for step in range(5):
+        panel.add_sparsity(step, 0.1, 0.2, {name: i / 100 + step / 10 for i, name in enumerate(names)})
+    panel.redraw()
+    import pyqtgraph as pg
+
+    lines = [item for item in panel.layer_plot.items if isinstance(item, pg.PlotCurveItem)]
+    assert len(lines) <= len(LINE_COLOURS) + 1  # one per colour and the highlight, not one per layer
+    drawn = sum(len(item.getData()[0]) for item in lines if item.getData()[0] is not None)
+    assert drawn == 5 * len(names)  # every layer's every point
+    lane = panel.layer_curves[names[0]].lane
+    x, y = lane.item.getData()
+    members = [c for c in lane.members if c.series.n]
+    assert len(members) >= 3 and len(x) == 5 * len(members)
+    assert not lane.item.opts["connect"][4]  # the first layer's last point is not joined to the next layer's first
+    panel.highlight(names[1])
+    hx, hy = panel._highlight_item.getData()
+    assert list(hy) == [0.01 + step / 10 for step in range(5)]
+    assert panel._highlight_item.opts["pen"].width() == 4 and lane.item.opts["pen"].width() == 1
+    panel.highlight(None)
+    assert panel._highlight_item.getData()[0] is None or len(panel._highlight_item.getData()[0]) == 0

@@ -91,3 +91,41 @@ def test_shapes_leave_out_the_batch_axis():
     assert shape_text([None, 8, 8, 32]) == "8×8×32"
     assert shape_text([[None, 4], [None, None, 3]]) == "4, ?×3"
     assert shape_text(None) == ""
+
+
+def test_live_zeros_announce_only_the_cells_that_moved(qapp, description):
+    from prune_studio.ui.layer_tree_model import COL_ZEROS, SparsityRole
+
+    model = LayerTreeModel(make_plan=_make_plan)
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.set_description(description, {})
+    names = [info.name for info in description.layers() if info.prunable][:2]
+    changed = []
+    model.dataChanged.connect(lambda top, bottom: changed.append((top.data(NodeRole).name, bottom.data(NodeRole).name,
+                                                                  top.column(), bottom.column())))
+    model.set_live_sparsity({names[0]: 0.2, names[1]: 0.4})
+    assert {(n, n, COL_ZEROS, COL_ZEROS) for n in names} <= set(changed)
+    assert all(c[0] == c[1] and c[2] == c[3] == COL_ZEROS for c in changed)  # one cell each
+    changed.clear()
+    model.set_live_sparsity({names[0]: 0.201, names[1]: 0.5})  # under half a percent: not repainted
+    assert [c[0] for c in changed if c[0] in names] == [names[1]]
+    assert model.index_of(names[0], COL_ZEROS).data(SparsityRole) == 0.201
+    changed.clear()
+    model.set_live_sparsity({})  # a new run: both cells clear
+    assert {c[0] for c in changed} >= set(names)
+    assert model.index_of(names[1], COL_ZEROS).data(SparsityRole) is None
+
+
+def test_the_same_sizes_again_repaint_nothing(qapp, description):
+    model = LayerTreeModel(make_plan=_make_plan)
+    model.set_description(description, {})
+    name = next(info.name for info in description.layers() if info.prunable)
+    changed = []
+    model.dataChanged.connect(lambda *_args: changed.append(1))
+    model.set_sizes({})  # a run that removed no channels, as every fine-tune ends
+    assert changed == []
+    model.set_sizes({name: ([None, 3], 7)})
+    assert changed and model.params(model.index_of(name).data(NodeRole)) == 7
+    changed.clear()
+    model.set_sizes({name: ([None, 3], 7)})
+    assert changed == []

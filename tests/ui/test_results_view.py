@@ -59,6 +59,12 @@ def test_the_export_ends_on_a_full_width_result_view(qtbot, exported):
     assert len(dots) == len(ok) + 1 and sum(p["baseline"] for p in dots) == 1
     base = next(p for p in dots if p["baseline"])
     assert base["symbol"] == "star" and base["pos"][1] == pytest.approx(100 * report.baseline["accuracy"])
+    assert view.size_chart.isVisible() and view.scatter.isVisible()
+    # A staged fill keeps the charts out of the layout until the rest is in, then shows them.
+    with qtbot.waitSignal(view.filled, timeout=10_000):
+        view.show_report(report, staged=True)
+        assert view.filling() and not view.size_chart.isVisible() and not view.scatter.isVisible()
+    assert view.size_chart.isVisible() and view.scatter.isVisible() and len(view.size_chart.shown) == len(ok) + 1
     # Going back to the plan brings the layer list back.
     w.tabs.setCurrentIndex(0)
     assert w.layer_pane.isVisible()
@@ -79,8 +85,14 @@ def test_the_sample_strip_shows_only_stored_samples_and_marks_wrong_guesses(qtbo
     assert samples[0]["preds"][first_pred] is not None
     pictures = [view.strip.grid.itemAtPosition(0, c).widget() for c in range(1, len(samples) + 1)]
     assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pictures)  # digits: images
-    for (row, _col), cell in view.strip.cells.items():
-        assert bool(cell.property("mismatch")) == ("background" in cell.styleSheet())
+    from PySide6.QtGui import QColor
+
+    from prune_studio.ui.results_charts import BAD_COLOUR
+
+    for (row, _col), cell in view.strip.cells.items():  # a wrong guess is drawn on red, a right one is not
+        image = cell.grab().toImage()
+        red = image.pixelColor(2, image.height() // 2) == QColor(BAD_COLOUR)
+        assert bool(cell.property("mismatch")) == red, (row, cell.text())
 
 
 def _cards_fit(qtbot, w):

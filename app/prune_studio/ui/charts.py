@@ -58,10 +58,14 @@ class _Curve:
     """
 
     def __init__(self, plot: pg.PlotItem, name: str | None, colour: str, width: float = 2, style=None, symbol=None,
-                 light: bool = False):
+                 light: bool = False, lane: "_Lane | None" = None):
         self.plot = plot
+        self.lane = lane
         pen = pg.mkPen(colour, width=width, style=style) if style else pg.mkPen(colour, width=width)
-        if light:
+        if lane is not None:  # drawn by its lane, with the other layers of its colour
+            self.item = None
+            lane.members.append(self)
+        elif light:
             self.item = pg.PlotCurveItem(pen=pen, name=name)
             plot.addItem(self.item)
         else:
@@ -77,14 +81,50 @@ class _Curve:
 
     def clear(self) -> None:
         self.series = Series()
-        self.item.setData([], [])
+        if self.lane is not None:
+            self.lane.dirty = True
+        else:
+            self.item.setData([], [])
         self.dirty = False
 
     def redraw(self) -> None:
         if self.dirty:
-            x, y = self.series.view()
-            self.item.setData(x, y, skipFiniteCheck=True)
+            if self.lane is not None:
+                self.lane.dirty = True
+            else:
+                x, y = self.series.view()
+                self.item.setData(x, y, skipFiniteCheck=True)
             self.dirty = False
+
+
+class _Lane:
+    """The per-layer lines of one colour, drawn as one item (lines not joined across layers).
+
+    A plan with more layers than a legend holds gets one lane per colour instead of an item
+    per layer: each item costs its own bounds and paint at every redraw, and MobileNetV2's 53
+    lines took 20-30 ms of GUI time per redraw of the per-layer plot; eight lanes take a few.
+    """
+
+    def __init__(self, plot: pg.PlotItem, colour: str):
+        self.item = pg.PlotCurveItem(pen=pg.mkPen(colour, width=2))
+        plot.addItem(self.item)
+        self.colour = colour
+        self.members: list[_Curve] = []
+        self.dirty = False
+
+    def redraw(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        views = [c.series.view() for c in self.members if c.series.n]
+        if not views:
+            self.item.setData([], [])
+            return
+        x = np.concatenate([v[0] for v in views])
+        y = np.concatenate([v[1] for v in views])
+        connect = np.ones(len(x), dtype=bool)
+        connect[np.cumsum([len(v[0]) for v in views]) - 1] = False  # no line from one layer's end to the next
+        self.item.setData(x, y, connect=connect, skipFiniteCheck=True)
 
 
 class _AfterPaint(QObject):
@@ -127,6 +167,11 @@ class ChartPanel(QWidget):
             plot.setYRange(0, 1.0, padding=0.02)
         self.curves: dict[str, _Curve] = {}
         self.layer_curves: dict[str, _Curve] = {}
+        self._lanes: list[_Lane] = []
+        # The highlighted layer's line, drawn thick over its lane (a big plan's layers share lanes).
+        self._highlight_item = pg.PlotCurveItem()
+        self._highlight_item.setZValue(10)
+        self.layer_plot.addItem(self._highlight_item)
         self._target_item = self.sparsity_plot.plot([], [], pen=pg.mkPen("#888888", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine), name="schedule target")
         self._baseline_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#888888", width=1, style=pg.QtCore.Qt.PenStyle.DotLine), label="baseline", labelOpts={"position": 0.92, "anchors": [(1, 1), (1, 1)]})
         self._baseline_line.setVisible(False)
@@ -222,13 +267,20 @@ class ChartPanel(QWidget):
                 curve.clear()
             return
         for curve in self.layer_curves.values():
-            self.layer_plot.removeItem(curve.item)
-            self.layer_plot.legend.removeItem(curve.item)
-        self.layer_curves = {}
+            if curve.item is not None:
+                self.layer_plot.removeItem(curve.item)
+                self.layer_plot.legend.removeItem(curve.item)
+        for lane in self._lanes:
+            self.layer_plot.removeItem(lane.item)
+        self.layer_curves, self._lanes = {}, []
         legend = len(names) <= LEGEND_LAYERS
+        if not legend:
+            self._lanes = [_Lane(self.layer_plot, colour) for colour in LINE_COLOURS]
         for i, name in enumerate(names):
-            colour = LINE_COLOURS[(i + 3) % len(LINE_COLOURS)]
-            self.layer_curves[name] = _Curve(self.layer_plot, name if legend else None, colour, light=True)
+            colour_at = (i + 3) % len(LINE_COLOURS)
+            lane = None if legend else self._lanes[colour_at]
+            self.layer_curves[name] = _Curve(self.layer_plot, name if legend else None, LINE_COLOURS[colour_at],
+                                             light=True, lane=lane)
             if (i + 1) % per_turn == 0 and i + 1 < len(names):
                 yield
 
@@ -312,9 +364,10 @@ class ChartPanel(QWidget):
         for name, value in layers.items():
             curve = self.layer_curves.get(name)
             if curve is None:
-                colour = LINE_COLOURS[(len(self.layer_curves) + 3) % len(LINE_COLOURS)]
+                colour_at = (len(self.layer_curves) + 3) % len(LINE_COLOURS)
+                lane = self._lanes[colour_at] if self._lanes else None
                 curve = self.layer_curves[name] = _Curve(self.layer_plot, name if len(self.layer_curves) < LEGEND_LAYERS else None,
-                                                         colour, light=True)
+                                                         LINE_COLOURS[colour_at], light=True, lane=lane)
             curve.append(step, float(value))
         self.points_received += 1
 
@@ -322,9 +375,24 @@ class ChartPanel(QWidget):
         """Draw the named layer's curve thick and the others thin."""
         self.highlighted = name
         for layer, curve in self.layer_curves.items():
+            if curve.item is None:
+                continue
             width = 4 if layer == name else (1 if name in self.layer_curves else 2)
             curve.item.setPen(pg.mkPen(curve.colour, width=width))
             curve.item.setZValue(10 if layer == name else 0)
+        for lane in self._lanes:
+            lane.item.setPen(pg.mkPen(lane.colour, width=1 if name in self.layer_curves else 2))
+        self._draw_highlight()
+
+    def _draw_highlight(self) -> None:
+        """The highlighted layer's thick line, when its layer is drawn in a lane."""
+        curve = self.layer_curves.get(self.highlighted) if self.highlighted is not None else None
+        if curve is None or curve.lane is None:
+            self._highlight_item.setData([], [])
+            return
+        x, y = curve.series.view()
+        self._highlight_item.setPen(pg.mkPen(curve.colour, width=4))
+        self._highlight_item.setData(x, y, skipFiniteCheck=True)
 
     # --- redrawing -----------------------------------------------------------------------
     def prime(self) -> None:
@@ -360,6 +428,10 @@ class ChartPanel(QWidget):
         curves = [c for c in self._all_curves() if c.plot is plot]
         for curve in curves:
             curve.redraw()
+        if plot is self.layer_plot and any(lane.dirty for lane in self._lanes):
+            for lane in self._lanes:
+                lane.redraw()
+            self._draw_highlight()
         if empty.empty and any(c.series.n for c in curves):  # data without a run's fixed axis
             empty.set_empty(False)
             plot.enableAutoRange(axis="x")

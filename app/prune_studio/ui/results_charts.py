@@ -266,6 +266,13 @@ def _image_pixmap(x: np.ndarray, size: int) -> QPixmap | None:
     return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
 
 
+#: Samples :meth:`SampleStrip.fill_steps` makes per step.
+SAMPLES_PER_STEP = 3
+#: How a wrong guess looks: the strip's one style sheet, picked by the label's ``mismatch`` property.
+MISMATCH_STYLE = (f'QLabel[mismatch="true"] {{ color: white; background: {BAD_COLOUR}; border-radius: 3px; '
+                  'font-weight: 600; }')
+
+
 class SampleStrip(QFrame):
     """Test samples in columns: the input, the true class, the baseline's and each file's guess.
 
@@ -275,6 +282,9 @@ class SampleStrip(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("sampleStrip")
+        # One style sheet for every wrong guess (a sheet per label was parsed and polished once
+        # per cell: with many wrong guesses the strip took 30-60 ms of GUI time to show).
+        self.setStyleSheet(MISMATCH_STYLE)
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 4, 0, 4)
         self.grid.setHorizontalSpacing(14)
@@ -293,9 +303,19 @@ class SampleStrip(QFrame):
         self.cells = {}
 
     def show_samples(self, samples: list[dict], names: list[str], x_test=None) -> None:
+        for _ in self.fill_steps(samples, names, x_test):
+            pass
+
+    def fill_steps(self, samples: list[dict], names: list[str], x_test=None, per_step: int = SAMPLES_PER_STEP):
+        """:meth:`show_samples` as a generator: yields after every ``per_step`` samples.
+
+        The strip stays hidden while it is filled and each label is polished as it is made, so
+        the caller can spread the work over event-loop turns (the whole strip, ~100 labels, took
+        40-60 ms of GUI time to make, polish, lay out and paint in one turn); it is shown at the end.
+        """
         self._clear()
         self.mismatches = 0
-        self.setVisible(bool(samples))
+        self.hide()
         if not samples:
             return
         rows = ["input", "true class", "baseline"] + names
@@ -305,6 +325,7 @@ class SampleStrip(QFrame):
             bold = QFont(head.font())
             bold.setBold(r < 3)
             head.setFont(bold)
+            head.ensurePolished()
             self.grid.addWidget(head, r, 0)
         for c, sample in enumerate(samples, start=1):
             picture = QLabel()
@@ -318,6 +339,7 @@ class SampleStrip(QFrame):
                 picture.setPixmap(pixmap)
             else:  # values, per input name for several inputs
                 picture.setText(input_text(x_test, index if index is not None else -1).replace("; ", "\n"))
+            picture.ensurePolished()
             self.grid.addWidget(picture, 0, c)
             truth = sample.get("label")
             guesses = [truth, sample.get("baseline_pred")] + [sample.get("preds", {}).get(n) for n in names]
@@ -327,9 +349,12 @@ class SampleStrip(QFrame):
                 wrong = r > 1 and guess is not None and guess != truth
                 if wrong:
                     self.mismatches += 1
-                    cell.setStyleSheet(f"color: white; background: {BAD_COLOUR}; border-radius: 3px; font-weight: 600;")
                     cell.setToolTip(f"Predicted {class_text(guess)}, the true class is {class_text(truth)}.")
                 cell.setProperty("mismatch", wrong)
                 self.cells[(r, c)] = cell
                 self.grid.addWidget(cell, r, c)
+                cell.ensurePolished()  # in the strip: its style sheet applies
+            if c % per_step == 0 and c < len(samples):
+                yield
         self.grid.setColumnStretch(len(samples) + 1, 1)
+        self.show()

@@ -35,6 +35,8 @@ COLUMNS = ("File", "Size", "Gzipped", "Smaller", "Non-zeros", "Accuracy", "Chang
 #: the gzipped size and the cards carry what they say.
 PRESENTATION_HIDDEN = ("Size", "Non-zeros")
 CARDS_PER_ROW = 5
+#: Time between two parts of a staged fill: the paint a part asked for runs in between.
+STAGE_GAP_MS = 5
 
 
 def _times(value: float | None, more: str, less: str) -> str:
@@ -200,17 +202,25 @@ class ResultsView(QWidget):
     def show_report(self, report, staged: bool = False) -> None:
         """Fill the cards, the table, the charts and the samples from ``report``.
 
-        ``staged``: one part per event-loop turn (heading and cards, the table, the charts, the
-        samples), so that no single turn holds the window up (together they took 150-230 ms
-        on the GUI thread); :attr:`filled` fires when the last part is in.
+        ``staged``: one part per event-loop turn (heading and cards, the table, the samples, the
+        charts), so that no single turn holds the window up (together they took 150-230 ms
+        on the GUI thread); :attr:`filled` fires when the last part is in. The two charts are
+        hidden while the rest is filled and come back last, one per stage: each card, the table
+        and the samples moved them, and every move laid them out again several times and
+        painted them (40-110 ms a turn). :data:`STAGE_GAP_MS` between stages lets the paint a
+        stage asked for run on a turn of its own.
         """
         self.report = report
         rows = report.rows()
         files = [r for r in rows[1:] if r.get("ok")]
         stages = [lambda: self._fill_heading(rows, files), self._clear_cards]
         stages += [lambda r=r: self._add_card(r) for r in files]  # a card each: shown and laid out
-        stages += [self._fit_cards, lambda: self._fill_table_fixed(rows), lambda: self.size_chart.show_rows(rows),
-                   lambda: self.scatter.show_rows(rows), lambda: self._fill_samples(report, files)]
+        stages += [self._fit_cards, lambda: self._fill_table_fixed(rows), lambda: self._fill_samples(report, files),
+                   lambda: self.size_chart.show_rows(rows), lambda: self.scatter.show_rows(rows)]
+        charts = (self.size_chart, self.scatter)
+        for chart in charts:  # shown again each on a stage of its own (at once when not staged)
+            chart.setVisible(not staged)
+        stages += [lambda chart=chart: chart.setVisible(True) for chart in charts]
         self._stages = stages
         if not staged:
             while self._stages:
@@ -228,7 +238,7 @@ class ResultsView(QWidget):
             return
         self._stages.pop(0)()
         if self._stages:
-            QTimer.singleShot(0, self, lambda: self._next_stage(report))
+            QTimer.singleShot(STAGE_GAP_MS, self, lambda: self._next_stage(report))
         else:
             self.filled.emit()
 
@@ -246,10 +256,20 @@ class ResultsView(QWidget):
             self._fill_table(rows)
 
     def _fill_samples(self, report, files: list[dict]) -> None:
+        """The sample strip, a few samples per stage (see :meth:`SampleStrip.fill_steps`)."""
         samples = list(getattr(report, "samples", None) or [])
         predicted = {name for sample in samples for name in (sample.get("preds") or {})}
-        self.strip.show_samples(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
-        self.strip_title.setVisible(bool(samples))
+        steps = self.strip.fill_steps(samples, [r["name"] for r in files if r["name"] in predicted], self._x_test)
+
+        def step() -> None:
+            try:
+                next(steps)
+            except StopIteration:
+                self.strip_title.setVisible(bool(samples))
+            else:
+                self._stages.insert(0, step)  # the next few samples on the next stage
+
+        step()
 
     def _clear_cards(self) -> None:
         for card in self.cards:
