@@ -51,7 +51,9 @@ def tokens():
     return _tokens()
 
 
-@pytest.mark.parametrize("build", [lstm_model, bigru_model, mha_model])
+# The BiGRU (about two minutes here) runs in `make bench`; in CI the BiGRU goes through the CLI
+# (tests/cli/test_text_and_multi_io_cli.py) and the LSTM covers every TFLite kind of a recurrent model.
+@pytest.mark.parametrize("build", [lstm_model, pytest.param(bigru_model, marks=pytest.mark.heavy), mha_model])
 def test_sequence_model_exports_every_tflite_kind(build, tokens, tmp_path):
     keras.utils.set_random_seed(0)
     model = build()
