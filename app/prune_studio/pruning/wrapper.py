@@ -140,6 +140,15 @@ def _set_constraint(variable, constraint):
         component._constraint = constraint
 
 
+def _store_mask(weight, value, mask, threshold, slots, new_mask, new_threshold):
+    """Write a mask update: the mask, its threshold, ``weight = value * mask`` and its slots."""
+    mask.assign(new_mask)
+    threshold.assign(new_threshold)
+    weight.assign(value * new_mask)
+    for slot in slots:
+        slot.assign(slot * tf.cast(new_mask, slot.dtype))
+
+
 def update_masks_together(updates):
     """``wrapper.update_masks(sparsity)`` for each ``(wrapper, sparsity)``, in one batch where possible.
 
@@ -164,11 +173,7 @@ def update_masks_together(updates):
     thresholds = masks.kth_largest_each([tf.reshape(m, [-1]) for m in magnitudes], keep)
     for i, (((weight, mask, threshold), slots), value, magnitude) in enumerate(zip(items, values, magnitudes)):
         new_mask = tf.cast(magnitude >= thresholds[i], weight.dtype)
-        mask.assign(new_mask)
-        threshold.assign(thresholds[i])
-        weight.assign(value * new_mask)
-        for slot in slots:
-            slot.assign(slot * tf.cast(new_mask, slot.dtype))
+        _store_mask(weight, value, mask, threshold, slots, new_mask, thresholds[i])
 
 
 class PruneLowMagnitude(keras.layers.Wrapper):
@@ -300,11 +305,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         """Recompute every mask for ``sparsity`` and zero the pruned weights (and their slots)."""
         for (weight, mask, threshold), slots in zip(self.pruning_vars, self._vars.slots):
             new_threshold, new_mask = self._new_mask(weight, sparsity)
-            mask.assign(new_mask)
-            threshold.assign(new_threshold)
-            weight.assign(weight * new_mask)
-            for slot in slots:
-                slot.assign(slot * new_mask)
+            _store_mask(weight, weight, mask, threshold, slots, new_mask, new_threshold)
 
     def by_magnitude_alone(self):
         """Whether every mask is plain magnitude pruning of a float32 weight (no blocks, no m:n)."""
