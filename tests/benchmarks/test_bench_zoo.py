@@ -7,6 +7,10 @@ runs), export + verification time of every artifact, peak memory, and test accur
 defaults, and after the suggested plan (``max_drop`` 0.02). Each CLI run is a process of its
 own, as a user runs it; peak memory is that process's maximum resident set.
 
+Each model learns a noisier version of the zoo's data (tests use data learnable to ~100%), so
+its baseline sits below 100% and a lost point shows; BatchNormalization statistics are settled
+after training (``zoo_maker.settle_batchnorm``), as in a model trained to the end.
+
 ``ZOO_BENCH=mobilenet_v2,resnet50`` picks models (default: all of :data:`MODELS`).
 """
 
@@ -24,17 +28,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zoo"))
 from zoo_pipeline import make_zoo  # noqa: E402
 
-# model -> (input side for image models or None, epochs to train the baseline)
+# model -> (input side for image models or None, epochs to train the baseline, noise multiplier)
 MODELS = {
-    "mobilenet_v2": (96, 12),
-    "mobilenet_v3_small": (96, 12),
-    "resnet50": (64, 6),
-    "efficientnet_b0": (64, 8),
-    "densenet121": (64, 6),
-    "resnet_small": (64, 10),
-    "conv1d_bn": (None, 15),
-    "text_lstm": (None, 15),
+    "mobilenet_v2": (96, 12, 2.1),
+    "mobilenet_v3_small": (96, 12, 2.0),
+    "resnet50": (64, 6, 2.0),
+    "efficientnet_b0": (64, 8, 2.0),
+    "densenet121": (64, 6, 2.0),
+    "resnet_small": (64, 10, 2.1),
+    "conv1d_bn": (None, 15, 5.0),
+    "text_lstm": (None, 15, 2.0),
 }
+#: Training and test examples: 400 test examples put one example at a quarter of a point.
+SAMPLES = "512,400"
 RUNNER = ("import resource, sys; from prune_studio.cli import main; code = main(sys.argv[1:]); "
           "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
 
@@ -93,9 +99,10 @@ def test_zoo_model(name, tmp_path):
     from prune_studio.export import export_all
     from prune_studio.models import describe_model, load_model, open_model
 
-    size, epochs = MODELS[name]
+    size, epochs, noise = MODELS[name]
     extra = ("--size", str(size)) if size else ()
-    zoo = make_zoo(tmp_path / "zoo", "tf_keras", [name], "--train-epochs", str(epochs), *extra)
+    zoo = make_zoo(tmp_path / "zoo", "tf_keras", [name], "--train-epochs", str(epochs), *extra,
+                   "--noise", str(noise), "--samples", SAMPLES)
     model_path, data = zoo / f"{name}.keras", zoo / f"{name}.npz"
 
     start = time.perf_counter()
@@ -138,4 +145,12 @@ def test_zoo_model(name, tmp_path):
           f"peak RSS +{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024:.0f} MB) | "
           f"CLI peak {max(zero_mb, plan_mb):.0f} MB | accuracy baseline {baseline:.3f}, 0% fine-tune {zero_final:.3f} "
           f"(worst artifact {zero_worst:.3f}, {zero_s:.0f} s), suggested plan {plan_final:.3f} "
-          f"(worst artifact {plan_worst:.3f}, zeros {zeros if zeros is None else f'{zeros:.0%}'}, {plan_s:.0f} s)")
+          f"(worst artifact {plan_worst:.3f}, zeros {zeros if zeros is None else f'{zeros:.0%}'}, {plan_s:.0f} s) | "
+          f"0% fine-tune within 1 point: {_kept(baseline, zero_worst, 0.01)}, plan within max_drop + 1 point: "
+          f"{_kept(baseline, plan_worst, 0.03)}")
+
+
+def _kept(baseline, worst, allowed):
+    if baseline is None or worst is None:
+        return "unknown"
+    return f"{'yes' if worst >= baseline - allowed - 1e-9 else 'NO'} ({(worst - baseline) * 100:+.1f} pts)"
