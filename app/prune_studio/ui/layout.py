@@ -186,19 +186,28 @@ def build(w) -> None:
     splitter.setStretchFactor(1, 1)
     w.splitter = splitter
     w.layer_pane = left
-    w.banner = Banner()
     central = QWidget()
-    central_layout = QVBoxLayout(central)
-    central_layout.setContentsMargins(0, 0, 0, 0)
-    central_layout.setSpacing(0)
-    central_layout.addWidget(w.banner)
-    central_layout.addWidget(splitter, 1)
+    w.central_layout = QVBoxLayout(central)
+    w.central_layout.setContentsMargins(0, 0, 0, 0)
+    w.central_layout.setSpacing(0)
+    w.central_layout.addWidget(splitter, 1)
     w.setCentralWidget(central)
 
+    # The warning banner sits at the top of the log dock, over the log's lines: showing it there
+    # relays out the dock only. Above the splitter it shrank the tree and the four charts, and
+    # the relayout and repaint of the whole window took ~70 ms of GUI time (MobileNetV2's tree).
     w.log_panel = LogPanel()
+    w.banner = Banner()
     w.log_dock = QDockWidget("Log", w)
     w.log_dock.setObjectName("logDock")
-    w.log_dock.setWidget(w.log_panel)
+    dock_body = QWidget()
+    w.dock_layout = QVBoxLayout(dock_body)
+    w.dock_layout.setContentsMargins(0, 0, 0, 0)
+    w.dock_layout.setSpacing(0)
+    w.dock_layout.addWidget(w.banner)
+    w.dock_layout.addWidget(w.log_panel, 1)
+    w.log_dock.setWidget(dock_body)
+    w.log_dock.visibilityChanged.connect(lambda _shown: place_banner(w))
     w.log_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable)
     w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, w.log_dock)
     w.resizeDocks([w.log_dock], [110], Qt.Orientation.Vertical)
@@ -350,6 +359,19 @@ def wide_tab(w) -> bool:
     """True when the current tab uses the whole width (the export and its results)."""
     page = w.tabs.currentWidget()
     return page is not None and any(p is not None and (page is p or page.isAncestorOf(p)) for p in (w.export_panel, w.results))
+
+
+def place_banner(w) -> None:
+    """Put the warning banner where it shows without moving the panes: the top of the log dock.
+
+    With the log dock closed (or in presentation mode) it goes above the panes instead, the one
+    case where showing it relays the window out.
+    """
+    layout = w.dock_layout if not w.log_dock.isHidden() else w.central_layout
+    if layout.indexOf(w.banner) < 0:
+        shown = w.banner.isVisibleTo(w.banner.parentWidget()) if w.banner.parentWidget() else False
+        layout.insertWidget(0, w.banner)
+        w.banner.setVisible(shown)
 
 
 def show_layer_list(w, shown: bool) -> None:
