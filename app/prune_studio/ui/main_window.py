@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
+from prune_studio.ui import idle_gc
 from prune_studio.ui import layout as window_layout
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
@@ -147,6 +148,8 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
 
     def _fill_from_model(self, path: str, res, data_spec: dict | None) -> None:
         loaded, description = res
+        if self.session.loaded is not None:  # the previous model's objects may be garbage now
+            idle_gc.thaw()
         self.session = Session(loaded=loaded, description=description, model_path=Path(path), trust=self.session.trust)
         recipe, self._pending_recipe = self._pending_recipe, None
         self._pending_suggest = None
