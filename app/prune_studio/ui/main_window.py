@@ -226,12 +226,7 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
-        # The channel analysis depends on the model only: once per model, not again after every
-        # data load and run (for MobileNetV2 it is ~100 ms on the GUI thread).
-        if (getattr(self, "structured_panel", None) is not None and s.loaded.is_built
-                and getattr(self, "_structured_model", None) is not s.loaded.model):
-            self._structured_model = s.loaded.model
-            self.structured_panel.set_context(s.loaded.model)
+        self._fill_channels_tab()
 
     def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:
         """The tree's "Zeros now" bars, at most twice a second (the charts show every point)."""
