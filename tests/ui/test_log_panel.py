@@ -45,3 +45,24 @@ def test_a_run_is_told_in_sentences(qtbot, demo_as_opened):
     assert re.search(r"Epoch 1 of 1 done: \d+\.\d% accuracy", text)
     assert re.search(r"Finished: after pruning, the model scores \d+\.\d% accuracy", text)
     assert "val_loss" not in text and not LOGGER_LINE.search(text)
+
+
+def test_the_newest_line_stays_in_view_when_the_panel_gets_shorter(qtbot):
+    from prune_studio.ui.log_panel import LogPanel
+
+    panel = LogPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 200)
+    panel.show()
+    for i in range(40):
+        panel.append_line(f"line {i}")
+    qtbot.wait(20)
+    bar = panel.messages.verticalScrollBar()
+    assert bar.value() == bar.maximum() > 0
+    panel.resize(600, 80)  # as when the warning banner shows above it
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum() and panel.messages.height() < 80)
+    panel.messages.verticalScrollBar().setValue(0)  # scrolled up by the user: left there
+    panel.resize(600, 60)
+    qtbot.wait(20)
+    assert bar.value() == 0
+    panel.detach()

@@ -346,3 +346,19 @@ def test_dropping_a_model_file_opens_it_and_remembers_it(qtbot, make_window, dem
         w.dropEvent(event)
     assert w.session.model_path.name == demo_model_file.name
     assert [a.text() for a in w.recent_menu.actions()] == [demo_model_file.name]
+
+
+def test_ticking_a_layer_refits_only_the_plan_columns(demo_window):
+    # A plan change used to measure every cell of every column (twice while opening a model,
+    # ~15 ms each for MobileNetV2) and undid the widths the user had dragged.
+    from prune_studio.ui.layer_tree_model import COL_PRUNE, COL_TARGET, COL_TYPE
+
+    w = demo_window
+    header = w.tree.header()
+    header.resizeSection(COL_TYPE, 300)  # the user widened the Type column
+    header.resizeSection(COL_TARGET, 10)  # and squeezed the Target column
+    w.set_pruned(["conv1"], True)
+    assert header.sectionSize(COL_TYPE) == 300
+    text = w.tree_model.index_of("conv1", COL_TARGET).data()
+    assert text == "80%" and header.sectionSize(COL_TARGET) >= w.tree.fontMetrics().horizontalAdvance("Target")
+    assert header.sectionSize(COL_PRUNE) > 0

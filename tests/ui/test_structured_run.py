@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from prune_studio.compat import keras
+from prune_studio.ui.layout import show_tab
 
 L = keras.layers
 pytestmark = pytest.mark.slow
@@ -182,6 +183,7 @@ def test_picking_a_layer_in_the_tree_picks_its_group_on_the_channels_tab(qtbot, 
 def test_a_keep_ratio_that_rounds_to_every_channel_says_so_and_runs_nothing(qtbot, opened):
     w = opened
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     panel.table.selectRow(_row(panel, "head_conv"))  # 6 channels: half rounds up to all 6 (multiples of 8)
     panel.slider.setValue(50)
     assert panel.table.item(_row(panel, "head_conv"), 2).text() == "6 of 6"
@@ -199,6 +201,7 @@ def test_a_structured_choice_is_saved_in_the_recipe_and_comes_back(qtbot, opened
 
     w = opened
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     panel.table.selectRow(_row(panel, "stem"))
     panel.slider.setValue(50)
     assert w.isWindowModified()
@@ -232,6 +235,7 @@ def test_a_model_whose_channels_cannot_be_followed_gets_a_sentence_and_no_shrink
 def test_a_structured_run_pauses_and_stops_like_any_run(qtbot, opened):
     w = opened
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     panel.table.selectRow(_row(panel, "stem"))
     panel.slider.setValue(50)
     w.settings_panel.epochs.setValue(30)
@@ -259,6 +263,7 @@ def test_a_failing_structured_run_is_one_sentence(qtbot, opened, digits, tmp_pat
     with qtbot.waitSignal(w.dataReady, timeout=60_000):
         w.load_data({"kind": "npz", "path": str(bad), "options": {}})
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     panel.table.selectRow(_row(panel, "stem"))
     panel.slider.setValue(50)
     w.settings_panel.epochs.setValue(1)
@@ -276,6 +281,7 @@ def test_the_demo_with_ticked_layers_and_a_thinned_group_removes_channels_and_ze
 
     w = demo_as_opened
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     panel.table.selectRow(_row(panel, "dense1"))
     panel.slider.setValue(50)
     w.settings_panel.epochs.setValue(2)  # ~80 steps: the schedules update their masks every 32
@@ -308,6 +314,7 @@ def test_a_recipe_with_a_global_target_is_run_and_saved_as_written(qtbot, make_w
     with qtbot.waitSignal(w.dataReady, timeout=60_000):
         w.open_recipe(recipe)
     panel = w.structured_panel
+    show_tab(w, panel)  # the Channels tab fills when it is first shown
     assert panel.settings() == target and panel.has_removal() and w.act_run.isEnabled()
     assert "40%" in panel.status.text() and panel.removal_problem() == ""
     assert load_recipe(w.save_recipe(tmp_path / "again.json")).structured == target  # nothing lost

@@ -1,7 +1,8 @@
-"""A warning banner across the top of the window: one sentence and a close button.
+"""A warning banner: one sentence and a close button, across the top of the log dock.
 
 The run shows it when training reports a problem the user should act on (validation accuracy
-collapsing, with what to change); it stays until dismissed or the next run starts.
+collapsing, with what to change); it stays until dismissed or the next run starts. The window
+places it (``layout.place_banner``) where showing it moves neither the layer tree nor the charts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ class Banner(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("warningBanner")
-        self.setStyleSheet("QFrame#warningBanner { background: #fff4ce; border-bottom: 1px solid #e0b400; }"
+        self.setStyleSheet("QFrame#warningBanner { background: #fff4ce; border: 1px solid #e0b400; border-radius: 3px; }"
                            "QFrame#warningBanner QLabel { color: #3d2e00; }")
         self.icon = QLabel("⚠")
         self.text = QLabel()

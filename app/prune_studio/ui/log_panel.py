@@ -41,6 +41,9 @@ def _text_view(fixed: bool) -> QPlainTextEdit:
     view.setMaximumBlockCount(MAX_LINES)
     if fixed:
         view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    # Two lines at least (Qt's own minimum is about four): the run's warning banner takes the
+    # top of the log dock without the dock growing into the panes above it.
+    view.setMinimumHeight(2 * view.fontMetrics().lineSpacing() + 2 * view.frameWidth() + 8)
     return view
 
 
@@ -54,6 +57,12 @@ class LogPanel(QWidget):
         self.details = _text_view(fixed=True)
         self.details.setPlaceholderText("Developer log (the prune_studio logger).")
         self.details.hide()
+        # The newest line stays in view when the view gets shorter (the warning banner takes the
+        # top of the dock) as long as the user had not scrolled up.
+        bar = self.messages.verticalScrollBar()
+        self._at_end = True
+        bar.valueChanged.connect(lambda value: setattr(self, "_at_end", value >= bar.maximum()))
+        bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._at_end else None)
         self.details_button = QPushButton("Show details")
         self.details_button.setCheckable(True)
         self.details_button.setToolTip("Show the developers' log: every message of the prune_studio logger.")

@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
+from prune_studio.ui import idle_gc
 from prune_studio.ui import layout as window_layout
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
@@ -147,6 +148,8 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
 
     def _fill_from_model(self, path: str, res, data_spec: dict | None) -> None:
         loaded, description = res
+        if self.session.loaded is not None:  # the previous model's objects may be garbage now
+            idle_gc.thaw()
         self.session = Session(loaded=loaded, description=description, model_path=Path(path), trust=self.session.trust)
         recipe, self._pending_recipe = self._pending_recipe, None
         self._pending_suggest = None
@@ -223,12 +226,7 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
                                           settings=settings)
         if self.scan_panel is not None and s.dataset is not None:
             self.scan_panel.set_context(s.loaded.model, s.dataset, s.description)
-        # The channel analysis depends on the model only: once per model, not again after every
-        # data load and run (for MobileNetV2 it is ~100 ms on the GUI thread).
-        if (getattr(self, "structured_panel", None) is not None and s.loaded.is_built
-                and getattr(self, "_structured_model", None) is not s.loaded.model):
-            self._structured_model = s.loaded.model
-            self.structured_panel.set_context(s.loaded.model)
+        self._fill_channels_tab()
 
     def _on_live_sparsity(self, _step: int, _overall: float, _target: float, layers: dict) -> None:
         """The tree's "Zeros now" bars, at most twice a second (the charts show every point)."""

@@ -7,7 +7,7 @@ readable); it uses the window's widgets built by :mod:`prune_studio.ui.layout`.
 from __future__ import annotations
 
 from prune_studio.ui import layout as window_layout
-from prune_studio.ui.layer_tree_model import NodeRole
+from prune_studio.ui.layer_tree_model import COL_PRUNE, COL_SCHEDULE, COL_TARGET, NodeRole
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.session import default_frequency, with_end_step
 from prune_studio.ui.worker import Worker
@@ -101,7 +101,7 @@ class PlanMixin:
         self._plan_charts_soon()
 
     def _on_plan_changed(self) -> None:
-        window_layout.fit_tree_columns(self)
+        window_layout.fit_tree_columns(self, (COL_PRUNE, COL_SCHEDULE, COL_TARGET))
         self._set_dirty(True)
         self._update_summary()
         self._update_actions()

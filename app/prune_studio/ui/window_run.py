@@ -184,6 +184,9 @@ class RunMixin:
         self.log_panel.append_line(f"{name}: done in {seconds:.1f} s.")
 
     def _on_warning(self, kind: str, message: str) -> None:
-        """A sentence the user should act on (``accuracy_drop``): a banner over the tabs."""
+        """A sentence the user should act on (``accuracy_drop``): a banner atop the log dock."""
+        from prune_studio.ui.layout import place_banner
+
+        place_banner(self)
         self.banner.show_message(message)
         self.log_panel.append_line(f"Warning: {message}")
