@@ -76,6 +76,18 @@ def _half_zeros(model):
     return pruned
 
 
+def _converter_cpu() -> float:
+    """CPU seconds the shared TFLite converter child has used so far (0 before it starts)."""
+    from prune_studio.export import tflite_process
+
+    process = tflite_process.shared()._process
+    if process is None or process.poll() is not None:
+        return 0.0
+    with open(f"/proc/{process.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _export_every_file(name, model, side, tmp_path):
     """Export ``model`` (half its kernel weights zeroed) as all ten files plus the Keras 3 copy, verify
     each, and print wall / CPU time, the time of each step, peak memory and each file's outcome."""
@@ -95,17 +107,21 @@ def _export_every_file(name, model, side, tmp_path):
     every = ExportSettings(sparse_int8=True, keep_dominated=True)  # all ten files plus the Keras 3 copy
     marks = []
     load = os.getloadavg()[0]
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    converter = _converter_cpu()
     wall, cpu = time.perf_counter(), time.process_time()
     report = export_all(pruned, dataset, tmp_path / "out", every, baseline_path=opened, baseline_model=model,
                         progress=lambda f, text: marks.append((time.perf_counter(), text)))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    converter = _converter_cpu() - converter
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    keras3 = children.ru_utime + children.ru_stime - reaped.ru_utime - reaped.ru_stime
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{name} {side}x{side}: {len(report.artifacts)} files exported and verified on "
           f"{report.baseline['verify_samples']} test samples in {wall:.1f} s wall, {cpu:.1f} s CPU (this process), "
-          f"{children.ru_utime + children.ru_stime:.1f} s CPU (children, whole session); load {load:.2f} before, "
+          f"{converter:.1f} s CPU (TFLite converter child), {keras3:.1f} s CPU (Keras 3 child); load {load:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after; peak memory {own:.0f} MB (this process), "
-          f"{children.ru_maxrss / 1024:.0f} MB (largest child)")
+          f"{children.ru_maxrss / 1024:.0f} MB (largest child waited for)")
     for (t0, text), (t1, _) in zip(marks, marks[1:]):
         print(f"  {t1 - t0:6.1f} s  {text}")
     print(f"{'artifact':40s} {'gzip':>11s} {'vs':>6s} {'speed-up':>8s} {'ms':>8s}  baseline / note")
