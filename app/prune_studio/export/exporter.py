@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from prune_studio.data import arrays
 from prune_studio.export import keras3_files, sizes, verify
 from prune_studio.export.baselines import measure as measure_baselines
 from prune_studio.export.files import atomic_write_bytes, check_targets, temp_path_beside
@@ -359,7 +360,7 @@ def _baseline(path, model, x, y, gzipped=None) -> tuple[dict, np.ndarray | None]
         measured = verify.measure_model(model, x, y)
         base["accuracy"], base["latency_ms"] = measured.accuracy, measured.latency_ms
         base["nonzero"] = weight_sparsity(model)["nonzero"]
-        base["verify_samples"] = len(x)
+        base["verify_samples"] = arrays.count(x)
         preds = measured.preds
     return base, preds
 

@@ -109,7 +109,7 @@ def verify_keras(path: str, x: np.ndarray, y: np.ndarray, saved=None, measured: 
             n = min(KERAS_CHECK_SAMPLES, arrays.count(x))
             return Verification(measured.accuracy, measured.latency_ms,
                                 f"reloaded: weights equal the model's and outputs equal on {n} samples; accuracy "
-                                f"and speed measured on the model ({arrays.count(x)} samples)",
+                                f"and speed measured on the model ({arrays.count(x)} samples){measured.note.removeprefix('run')}",
                                 per_output=measured.per_output, preds=measured.preds)
         result = measure_model(model, x, y)
     except Exception as exc:  # noqa: BLE001 - any failure means "not verified"
