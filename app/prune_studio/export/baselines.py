@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from prune_studio.export import verify
-from prune_studio.export.report import gzip_size
 from prune_studio.export.settings import ExportError
+from prune_studio.export.sizes import gzip_sizes
 from prune_studio.export.tflite import convert
 
 
@@ -83,6 +83,7 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
         ``{format: Baseline}``; a format whose baseline could not be written is left out.
     """
     out: dict[str, Baseline] = {}
+    written: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="prune-studio-baseline-") as tmpdir:
         folder = Path(tmpdir)
         if "tflite" in formats:
@@ -93,8 +94,9 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
                 result = verify.verify_tflite(content, x, y)
                 path = folder / "baseline.tflite"
                 path.write_bytes(content)
-                out["tflite"] = Baseline("unpruned float32 TFLite", len(content), gzip_size(path),
+                out["tflite"] = Baseline("unpruned float32 TFLite", len(content), 0,
                                          None if result.error else result.latency_ms)
+                written["tflite"] = path
             except ExportError:
                 pass
         if formats & {"keras", "h5"}:
@@ -108,5 +110,9 @@ def measure(model, formats: set[str], x: np.ndarray, y: np.ndarray, keras_latenc
                     except Exception:  # noqa: BLE001 - no baseline then; the export itself reports errors
                         continue
                     out[fmt] = Baseline(f"unpruned .{fmt} without optimizer state", path.stat().st_size,
-                                        gzip_size(path), keras_latency_ms)
+                                        0, keras_latency_ms)
+                    written[fmt] = path
+        # Measured after the timed run above, several at once (see prune_studio.export.sizes).
+        for fmt, size in zip(written, gzip_sizes(list(written.values()))):
+            out[fmt].gzip_bytes = size
     return out

@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from prune_studio.export import keras3_files, verify
+from prune_studio.data import arrays
+from prune_studio.export import keras3_files, sizes, verify
 from prune_studio.export.baselines import measure as measure_baselines
 from prune_studio.export.files import atomic_write_bytes, check_targets, temp_path_beside
 from prune_studio.export.html_report import write_html_report
@@ -80,6 +81,9 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
         raise ExportError(f"The output folder {out} cannot be created ({exc.strerror}); choose a writable folder.") from exc
 
     steps = len(plan) + 3
+    # The opened file's size is measured while the model is traced and converted (see sizes).
+    opened_gzip = sizes.in_background(baseline_path) if baseline_path and Path(baseline_path).is_file() else None
+    unsized: list[Artifact] = []  # verified files whose gzip size is measured once nothing is timed
     x_test, y_test = _split(dataset, "test")
     x_test, y_test, picked = _bounded(x_test, y_test, settings.verify_samples)
     progress(0.0, "Preparing the model")
@@ -98,10 +102,10 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
             if batch.pending():
                 progress(1 / steps, "Converting to TFLite")
             batch.wait_all(control)  # nothing is timed while the converter works
-            baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test)
+            baseline, base_preds = _baseline(baseline_path, baseline_model, x_test, y_test, opened_gzip)
             report = ExportReport(baseline, [], sparsity, settings.to_dict(), str(out))
             preds = _write_all(report, stripped, plan, out, settings, x_test, y_test, job, keras3_plan,
-                               progress, steps, control, batch)
+                               progress, steps, control, batch, unsized)
         finally:
             if job is not None:
                 job.cancel()
@@ -112,6 +116,10 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
             baselines = measure_baselines(baseline_model, {p[1] for p in plan}, x_test, y_test,
                                           baseline.get("latency_ms"), like=stripped,
                                           tflite=lambda: None if report.stopped else _baseline_tflite(batch))
+    if unsized:
+        progress((steps - 1.2) / steps, "Measuring the files' compressed sizes")
+    for art, size in zip(unsized, sizes.gzip_sizes([a.path for a in unsized])):
+        art.gzip_bytes = size
     for art in report.artifacts:
         _compare(art, baselines.get(art.format))
     if not settings.keep_dominated:
@@ -153,9 +161,12 @@ def _baseline_tflite(batch) -> bytes | None:
 
 
 def _write_all(report, stripped, plan, out, settings, x, y, job, keras3_plan, progress, steps, control,
-               batch) -> dict:
+               batch, unsized: list) -> dict:
     """Write and verify every planned file into ``report.artifacts``; predictions by name."""
     preds = {}
+    # The stripped model run once on the samples: a Keras file that holds its weights and gives its
+    # outputs is not run on every sample again, and the Keras 3 files are compared with these outputs.
+    measured = verify.measure_model(stripped, x, y) if any(fmt != "tflite" for _, fmt, _, _ in plan) else None
     for i, (name, fmt, filename, opts) in enumerate(plan, start=1):
         if control is not None and control.stopped:
             report.stopped = True
@@ -164,15 +175,17 @@ def _write_all(report, stripped, plan, out, settings, x, y, job, keras3_plan, pr
         if opts.get("flavour") == "keras3":
             art = _artifact(name, fmt, out / filename, opts)  # finished by the Keras 3 job below
         else:
-            art, preds[name] = _export_one(stripped, name, fmt, out / filename, opts, x, y, batch)
+            art, preds[name] = _export_one(stripped, name, fmt, out / filename, opts, x, y, batch, unsized,
+                                           measured)
         art.nonzero = report.sparsity["nonzero"]
         report.artifacts.append(art)
     if job is not None and not report.stopped:
         progress((steps - 2) / steps, "Checking the Keras 3 files")
-        for (_, (name, _, filename, _)), tmp, result in zip(keras3_plan, job.targets, job.result()):
+        for (_, (name, _, filename, _)), tmp, result in zip(keras3_plan, job.targets,
+                                             job.result(measured.preds if measured is not None else None)):
             art = next((a for a in report.artifacts if a.name == name), None)
             if art is not None:
-                preds[name] = _finish(art, Path(tmp["path"]), out / filename, result)
+                preds[name] = _finish(art, Path(tmp["path"]), out / filename, result, unsized)
                 if not art.ok and filename == "model_keras3.keras":
                     _extra_copy_not_made(art)
             Path(tmp["path"]).unlink(missing_ok=True)
@@ -193,7 +206,7 @@ def _artifact(name, fmt, target: Path, opts) -> Artifact:
     return Artifact(name=name, format=fmt, path=str(target), kind=kind, sparse=bool(opts.get("sparse")))
 
 
-def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch):
+def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch, unsized: list, measured=None):
     art = _artifact(name, fmt, target, opts)
     tmp = batch.take_path(name) if fmt == "tflite" else temp_path_beside(target)
     try:
@@ -210,8 +223,8 @@ def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)
                 stripped.save(tmp, **({"include_optimizer": False} if fmt == "h5" else {}))
-            result = verify.verify_keras(str(tmp), x, y)
-        return art, _finish(art, tmp, target, result)
+            result = verify.verify_keras(str(tmp), x, y, stripped, measured)
+        return art, _finish(art, tmp, target, result, unsized)
     except ExportError as exc:
         art.note = f"Not exported: {exc}"
     except OSError as exc:
@@ -222,16 +235,19 @@ def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch):
     return art, None
 
 
-def _finish(art: Artifact, tmp: Path, target: Path, result) -> np.ndarray | None:
-    """Measure the written ``tmp`` and move it into place when ``result`` verified it."""
+def _finish(art: Artifact, tmp: Path, target: Path, result, unsized: list) -> np.ndarray | None:
+    """Measure the written ``tmp`` and move it into place when ``result`` verified it; a file moved
+    into place joins ``unsized`` (its gzip size is measured later, beside the others)."""
     if not tmp.is_file():
         art.note = f"Not exported: {result.error or 'the file was not written.'}"
         return None
-    art.bytes, art.gzip_bytes = tmp.stat().st_size, gzip_size(tmp)
+    art.bytes = tmp.stat().st_size
     if result.error:
+        art.gzip_bytes = gzip_size(tmp)  # the file is removed now
         art.note = f"Not exported: {result.error}"
         return None
     tmp.replace(target)
+    unsized.append(art)
     art.accuracy, art.latency_ms, art.note, art.ok = result.accuracy, result.latency_ms, result.note, True
     return result.preds
 
@@ -327,10 +343,13 @@ def _bounded(x, y, limit: int):
     return arrays.take(x, picked), arrays.take(y, picked), picked
 
 
-def _baseline(path, model, x, y) -> tuple[dict, np.ndarray | None]:
+def _baseline(path, model, x, y, gzipped=None) -> tuple[dict, np.ndarray | None]:
+    """The opened model's sizes, accuracy and latency; ``gzipped`` is its gzip size being measured."""
     base: dict = {"path": str(path) if path else "", "format": Path(path).suffix.lstrip(".") if path else ""}
     if path and Path(path).is_file():
-        base["bytes"], base["gzip_bytes"] = Path(path).stat().st_size, gzip_size(path)
+        # Waited for before the timed run below (a deflating thread would take a core from it).
+        size = gzipped.result() if gzipped is not None else gzip_size(path)
+        base["bytes"], base["gzip_bytes"] = Path(path).stat().st_size, size
     elif model is not None:  # no file: measure the model saved as .keras
         with tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir) / "baseline.keras"
@@ -341,7 +360,7 @@ def _baseline(path, model, x, y) -> tuple[dict, np.ndarray | None]:
         measured = verify.measure_model(model, x, y)
         base["accuracy"], base["latency_ms"] = measured.accuracy, measured.latency_ms
         base["nonzero"] = weight_sparsity(model)["nonzero"]
-        base["verify_samples"] = len(x)
+        base["verify_samples"] = arrays.count(x)
         preds = measured.preds
     return base, preds
 

@@ -30,10 +30,44 @@ def gzip_size(path: str | Path) -> int:
     The archive member has a fixed name, so the size depends on the contents only (a file
     measured under its temporary name measures the same once renamed).
     """
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(path, arcname="model")
-    return buf.getbuffer().nbytes
+    # The archive is written to a sink that only counts (ResNet50's 95 MB files: growing an
+    # in-memory copy cost ~10% of the measure), in 1 MiB pieces instead of zipfile's 8 KiB;
+    # deflate's output does not depend on how its input is cut, so the count is unchanged.
+    sink = _CountingSink()
+    info = zipfile.ZipInfo.from_file(path, arcname="model")
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf, \
+            open(path, "rb") as src, zf.open(info, "w") as dest:
+        while chunk := src.read(1 << 20):
+            dest.write(chunk)
+    return sink.size
+
+
+class _CountingSink(io.RawIOBase):
+    """A seekable file that keeps nothing but its size (zipfile seeks back to finish each header)."""
+
+    def __init__(self):
+        super().__init__()
+        self.size = self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        n = len(memoryview(data))
+        self._pos += n
+        self.size = max(self.size, self._pos)
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence] + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 @dataclass

@@ -119,13 +119,22 @@ class TFLiteSource:
         # it lowers LSTM/GRU to TFLite's fused sequence kernels (freezing gives WHILE loops).
         converter.experimental_lower_to_saved_model = self.fixed_batch
         if not self.fixed_batch:
-            # The converter freezes the function (variables to constants, the graph rebuilt op by
-            # op) at every convert(), the same for every kind; done once, its result serves all.
-            if self._frozen is None:
-                self._frozen = converter._freeze_concrete_function()
-            frozen = self._frozen
-            converter._freeze_concrete_function = lambda: frozen
+            self._frozen = freeze_once(converter, self._frozen)
         return converter
+
+
+def freeze_once(converter, frozen=None):
+    """Make ``converter`` use ``frozen`` (an earlier result of its freezing step), freezing now when
+    None; returns what it uses.
+
+    The converter freezes its concrete function (variables to constants, the graph rebuilt op by
+    op) at every convert(), the same for every kind: 4.7 s of each ResNet50 conversion here.
+    Done once, its result serves every kind (the files are byte-identical).
+    """
+    if frozen is None:
+        frozen = converter._freeze_concrete_function()
+    converter._freeze_concrete_function = lambda: frozen
+    return frozen
 
 
 def make_source(model) -> TFLiteSource | None:

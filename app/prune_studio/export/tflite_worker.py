@@ -45,8 +45,11 @@ def _source(spec: dict, cache: dict):
         cache["key"] = key
         cache["function"] = wrapped.prune(feeds=[graph.get_tensor_by_name(n) for n in spec["inputs"]],
                                           fetches=[graph.get_tensor_by_name(n) for n in spec["outputs"]])
+    from prune_studio.export.tflite import freeze_once
+
     converter = tf.lite.TFLiteConverter.from_concrete_functions([cache["function"]])
     converter.experimental_lower_to_saved_model = False  # a frozen graph: nothing to save
+    cache["frozen"] = freeze_once(converter, cache.get("frozen"))  # once per graph, not per kind
     return converter
 
 
