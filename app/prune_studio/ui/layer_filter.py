@@ -29,12 +29,18 @@ class LayerFilterProxy(QSortFilterProxyModel):
         source.planChanged.connect(self._plan_changed)
 
     def set_search(self, text: str) -> None:
+        self.beginFilterChange()
         self._text = text.strip().lower()
-        self.invalidateFilter()
+        self._end_filter_change()
 
     def set_mode(self, mode: str) -> None:
+        self.beginFilterChange()
         self._mode = mode
-        self.invalidateFilter()
+        self._end_filter_change()
+
+    def _end_filter_change(self) -> None:
+        # Qt 6.10's replacement for invalidateFilter() (deprecated): the rows are filtered anew.
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     @property
     def mode(self) -> str:
@@ -42,7 +48,8 @@ class LayerFilterProxy(QSortFilterProxyModel):
 
     def _plan_changed(self) -> None:
         if self._mode == "pruned":
-            self.invalidateFilter()
+            self.beginFilterChange()
+            self._end_filter_change()
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # noqa: N802 - Qt override
         if not self._text and self._mode == "all":
