@@ -30,7 +30,7 @@ from zoo_pipeline import make_zoo  # noqa: E402
 
 # model -> (input side for image models or None, epochs to train the baseline, noise multiplier)
 MODELS = {
-    "mobilenet_v2": (96, 12, 2.1),
+    "mobilenet_v2": (96, 12, 1.0),
     "mobilenet_v3_small": (96, 12, 2.0),
     "resnet50": (64, 6, 2.0),
     "efficientnet_b0": (64, 8, 2.0),
