@@ -104,3 +104,18 @@ def test_the_zeros_column_follows_a_run(qtbot, demo_as_opened):
     live = w.tree_model.index_of("dense1", COL_ZEROS).data(SparsityRole)
     assert live == pytest.approx(result.sparsity["dense1"], abs=0.05)
     assert w.tree.itemDelegateForColumn(COL_ZEROS) is not None and not w.tree.isColumnHidden(COL_ZEROS)
+
+
+def test_what_you_act_on_and_what_a_layer_weighs_are_in_view_at_the_default_size(big):
+    """At 1280x800, beside MobileNetV2's long indented names, no sideways scroll hides them."""
+    from prune_studio.ui.layer_tree_model import COL_NAME, COL_PARAMS, COL_TARGET
+
+    w = big
+    w.resize(1280, 800)
+    header = w.tree.header()
+    viewport = w.tree.viewport().width()
+    for column in (COL_NAME, COL_PRUNE, COL_TARGET, COL_PARAMS):
+        assert not w.tree.isColumnHidden(column)
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert 0 <= header.sectionViewportPosition(column) and right <= viewport, (
+            w.tree_model.headerData(column, Qt.Orientation.Horizontal), right, viewport)

@@ -35,7 +35,8 @@ from prune_studio.ui import presentation
 from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
-from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, LayerTreeModel
+from prune_studio.ui.layer_tree_model import (COL_CHANNELS, COL_NAME, COL_PARAMS, COL_PRUNE, COL_TARGET, COL_ZEROS,
+                                            LayerTreeModel)
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
 from prune_studio.ui.results_view import ResultsView
@@ -121,8 +122,10 @@ def build(w) -> None:
     w.tree.header().setStretchLastSection(False)
     w.tree.setColumnHidden(COL_ZEROS, True)  # shown once a run reports zeros
     w.tree.setColumnHidden(COL_CHANNELS, True)  # shown once the model's channel groups are known
-    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, Channel group, then the rest.
-    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, COL_CHANNELS)):
+    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, Channel group,
+    # Parameters (what a layer weighs decides what is worth pruning, so it stays in view beside a
+    # 150-layer model's long indented names at 1280x800), then Type, Output and Schedule.
+    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, COL_CHANNELS, COL_PARAMS)):
         w.tree.header().moveSection(w.tree.header().visualIndex(column), visual)
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
