@@ -76,6 +76,7 @@ def demo(app, scheme: str | None) -> None:
     window.runFinished.connect(done.append)
     wait(app, lambda: bool(done), 600)
     shoot(app, window, "finished")
+    accuracy_banner(app, window)
     window.tabs.setCurrentIndex(0)
     select_names(window, ["dense1"])
     wait(app, lambda: not window.is_busy())
@@ -112,6 +113,21 @@ def demo(app, scheme: str | None) -> None:
     window.act_present.setChecked(False)
     window.close_without_asking()
     shutil.rmtree(out, ignore_errors=True)
+
+
+def accuracy_banner(app, window) -> None:
+    """The warning a collapsing run shows (staged: the demo's own run keeps its accuracy).
+
+    Shown on the banner alone, placed as the run places it, so the log (and the later shots)
+    carry only what the run wrote.
+    """
+    from prune_studio.training.guard import drop_message
+    from prune_studio.ui.layout import place_banner
+
+    place_banner(window)
+    window.banner.show_message(drop_message(0.989, 0.62, 0.55, ["conv1", "digits"], 1e-4, 512, 1025))
+    shoot(app, window, "accuracy_banner")
+    window.banner.hide()
 
 
 def mobilenet(app) -> None:
