@@ -68,3 +68,48 @@ def test_recipe_suggest_runs_the_scan(tmp_path, digits):
     checked = resolve_plan(recipe, model, dataset, settings, ProgressBar(log))
     assert "every layer pruned at once, measures a drop of" in log.getvalue()
     assert set(checked.enabled_layers()) <= {"hidden", "out"}
+
+
+def test_a_suggested_plan_is_measured_on_held_out_examples(tmp_path):
+    """Training examples a model fits with room to spare hide what pruning costs elsewhere.
+
+    A linear classifier whose training examples all sit far from its boundary and whose test
+    examples sit close to it: on the training split every target looks free; the plan must be
+    measured where the run is judged, so pruned at once it keeps within the allowed drop there.
+    """
+    import numpy as np
+
+    from prune_studio.cli.pipeline import resolve_plan
+    from prune_studio.compat import keras
+    from prune_studio.data import DataSpec, load_data
+    from prune_studio.recipe import Recipe
+    from prune_studio.scan.calibrate import joint_drop
+    from prune_studio.training import TrainingSettings
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=32).astype("float32")
+
+    def examples(n, low, high):
+        x = rng.normal(size=(n, 32)).astype("float32")
+        margin = x @ w / np.linalg.norm(w)
+        keep = (np.abs(margin) >= low) & (np.abs(margin) <= high)
+        return x[keep], (margin[keep] > 0).astype("int64")
+
+    x_train, y_train = examples(6000, 2.0, 9.0)
+    x_test, y_test = examples(3000, 0.0, 0.4)
+    path = tmp_path / "margins.npz"
+    np.savez(path, x_train=x_train[:256], y_train=y_train[:256], x_test=x_test[:256], y_test=y_test[:256])
+    model = keras.Sequential([keras.layers.Input((32,)), keras.layers.Dense(2, activation="softmax", name="out")])
+    model.get_layer("out").set_weights([np.stack([-w, w], axis=1), np.zeros(2, "float32")])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+
+    recipe = Recipe(model_path="unused.keras", data=DataSpec(kind="npz", path=str(path)), suggest={"max_drop": 0.02})
+    dataset = load_data(recipe.data_spec())
+    assert model.evaluate(dataset.x_test, dataset.y_test, verbose=0)[1] == 1.0
+    plan = resolve_plan(recipe, model, dataset, TrainingSettings(epochs=1, batch_size=32), ProgressBar(io.StringIO()))
+    targets = {n: plan.layers[n].schedule.final_sparsity for n in plan.enabled_layers()}
+    from prune_studio.scan import sensitivity_scan
+
+    scan = sensitivity_scan(model, dataset, use_cache=False)
+    assert 0 < targets.get("out", 0) < 0.5, targets  # it still prunes, and less than the training split suggests
+    assert joint_drop(model, dataset, scan, targets, split="test") <= 0.02 + 1e-9, targets

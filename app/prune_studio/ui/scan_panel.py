@@ -68,7 +68,7 @@ def _suggest_task(model, dataset, result, max_drop, target_sparsity, begin_step,
     from prune_studio.scan import checked_targets, plan_from_targets, projected_sparsity, suggest_plan, suggest_targets
 
     if max_drop is not None and model is not None and dataset is not None:
-        targets, _ = checked_targets(model, dataset, result, max_drop, split="train")
+        targets, _ = checked_targets(model, dataset, result, max_drop, split="test")
         plan = plan_from_targets(result, targets, begin_step=begin_step, end_step=end_step)
     else:
         plan = suggest_plan(result, max_drop=max_drop, target_sparsity=target_sparsity,
