@@ -119,3 +119,40 @@ def test_what_you_act_on_and_what_a_layer_weighs_are_in_view_at_the_default_size
         right = header.sectionViewportPosition(column) + header.sectionSize(column)
         assert 0 <= header.sectionViewportPosition(column) and right <= viewport, (
             w.tree_model.headerData(column, Qt.Orientation.Horizontal), right, viewport)
+
+
+def test_the_demo_shows_each_layer_s_schedule_without_a_sideways_scroll(qtbot, demo_as_opened):
+    """At 1280x800, after a run (the Zeros now column in view too), a layer's schedule is on screen."""
+    from prune_studio.ui.layer_tree_model import COL_SCHEDULE
+
+    w = demo_as_opened
+    w.resize(1280, 800)
+    w.settings_panel.epochs.setValue(1)
+    w.settings_panel.batch.setValue(128)
+    with qtbot.waitSignal(w.runFinished, timeout=120_000):
+        w.start_run()
+    qtbot.waitUntil(lambda: not w.tree.isColumnHidden(COL_ZEROS))
+    header, viewport = w.tree.header(), w.tree.viewport().width()
+    for column in (COL_PRUNE, COL_ZEROS, COL_SCHEDULE):
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert right <= viewport, (w.tree_model.headerData(column, Qt.Orientation.Horizontal), right, viewport)
+
+
+def test_columns_hidden_from_the_header_menu_stay_hidden_in_the_next_window(qtbot, make_window):
+    from prune_studio.ui.layer_tree_model import COL_NAME, COL_SHAPE, COL_TYPE
+    from prune_studio.ui.tree_columns import column_menu
+
+    first = make_window()
+    menu = column_menu(first.tree, first.settings_store)
+    names = [a.text() for a in menu.actions() if a.isCheckable()]
+    assert "Type" in names and "Output" in names and "Layer" not in names and "Prune" not in names
+    next(a for a in menu.actions() if a.text() == "Type").setChecked(False)
+    assert first.tree.isColumnHidden(COL_TYPE) and not first.tree.isColumnHidden(COL_SHAPE)
+
+    second = make_window()  # a restart: the same settings file
+    assert second.tree.isColumnHidden(COL_TYPE) and not second.tree.isColumnHidden(COL_NAME)
+    again = column_menu(second.tree, second.settings_store)
+    type_action = next(a for a in again.actions() if a.text() == "Type")
+    assert not type_action.isChecked()
+    type_action.setChecked(True)
+    assert not second.tree.isColumnHidden(COL_TYPE)

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_studio.ui import presentation
+from prune_studio.ui import presentation, tree_columns
 from prune_studio.ui.banner import Banner
 from prune_studio.ui.charts import ChartPanel
 from prune_studio.ui.layer_filter import FILTERS, LayerFilterProxy, SparsityBarDelegate
-from prune_studio.ui.layer_tree_model import (COL_CHANNELS, COL_NAME, COL_PARAMS, COL_PRUNE, COL_TARGET, COL_ZEROS,
+from prune_studio.ui.layer_tree_model import (COL_CHANNELS, COL_NAME, COL_PRUNE, COL_ZEROS,
                                             LayerTreeModel)
 from prune_studio.ui.log_panel import LogPanel
 from prune_studio.ui.plan_stats import summary_text
@@ -122,11 +122,7 @@ def build(w) -> None:
     w.tree.header().setStretchLastSection(False)
     w.tree.setColumnHidden(COL_ZEROS, True)  # shown once a run reports zeros
     w.tree.setColumnHidden(COL_CHANNELS, True)  # shown once the model's channel groups are known
-    # What you act on first, what you read after: Layer, Prune, Target, Zeros now, Channel group,
-    # Parameters (what a layer weighs decides what is worth pruning, so it stays in view beside a
-    # 150-layer model's long indented names at 1280x800), then Type, Output and Schedule.
-    for visual, column in enumerate((COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, COL_CHANNELS, COL_PARAMS)):
-        w.tree.header().moveSection(w.tree.header().visualIndex(column), visual)
+    tree_columns.arrange(w.tree, w.settings_store)  # order, the user's hidden columns, the header's menu
     w.global_target = QDoubleSpinBox()
     w.global_target.setRange(1, 99)
     w.global_target.setValue(80)

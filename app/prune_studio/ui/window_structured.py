@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from prune_studio.ui import tree_columns
 from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TARGET
 from prune_studio.ui.structured_panel import target_words
 
@@ -73,7 +74,7 @@ class StructuredMixin:
         on = panel is not None and self.tabs.currentWidget() is panel and bool(self.tree_model.channel_groups())
         self.tree.setColumnHidden(COL_CHANNELS, not on)
         for column in (COL_TARGET, COL_SCHEDULE, COL_PARAMS):
-            self.tree.setColumnHidden(column, on)
+            tree_columns.set_shown(self.tree, self.settings_store, column, not on)
 
     def _select_group_layers(self, layers: list) -> None:
         """Selecting groups in the Channels tab selects the layers they tie in the tree."""
