@@ -67,7 +67,7 @@ def test_checking_a_layer_creates_and_toggles_its_plan(qapp, description):
     assert plans[name].enabled and changed
     assert index.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
     assert model.index_of(name, COL_TARGET).data() == "75%"
-    assert model.index_of(name, COL_SCHEDULE).data() == "25%→75% by 100"
+    assert model.index_of(name, COL_SCHEDULE).data() == "25→75% by 100"
     tip = model.index_of(name, COL_SCHEDULE).data(Qt.ItemDataRole.ToolTipRole)
     assert tip == "Start at 25% zeros at step 0, reach 75% by step 100, updating every 10 steps."
     assert model.setData(index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)

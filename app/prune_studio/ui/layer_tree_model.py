@@ -85,7 +85,7 @@ def schedule_summary(layer_plan: Any, short: bool = True) -> str:
     else:
         start, final = config["initial_sparsity"], config["final_sparsity"]
         if short:
-            return f"{start:.0%}→{final:.0%} by {end:,}"
+            return f"{100 * start:.0f}→{final:.0%} by {end:,}"
         text = f"Start at {start:.0%} zeros at step {begin:,}, reach {final:.0%} by step {end:,}"
     if tuple(getattr(layer_plan, "block_size", (1, 1)) or (1, 1)) != (1, 1):
         text += ", in blocks of {}×{}".format(*layer_plan.block_size)
