@@ -137,6 +137,7 @@ class ScheduleEditor(QWidget):
         self.preview_curve = plot.plot([], [], pen=pg.mkPen("#2f6fd6", width=2.5))
         self.end_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d93025", width=1.5, style=Qt.PenStyle.DashLine), label="training ends", labelOpts={"position": 0.9})
         plot.addItem(self.end_line)
+        self.end_line.setVisible(False)  # drawn with a preview: nothing ends in an empty chart
         self.preview_empty = EmptyState(plot, "Select a pruned layer to see how its zeros grow")
 
         layout = QVBoxLayout(self)

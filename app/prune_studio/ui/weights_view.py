@@ -13,6 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
+from prune_studio.ui.empty_state import EmptyState
+
 #: The zero map shows at most this many cells a side; bigger weights are shown in blocks.
 MAP_CELLS = 128
 
@@ -58,10 +60,11 @@ class _LayerPlot(pg.PlotWidget):
     """A small plot of one layer's numbers (from :func:`layer_weight_histogram`).
 
     Subclasses make ``self.item`` and draw the numbers in ``_draw``; until a layer is chosen
-    the item is hidden and the axes are fixed unit ranges under ``EMPTY_TITLE``.
+    the item is hidden and the plot says ``EMPTY_TEXT`` under ``EMPTY_TITLE``, without tick numbers.
     """
 
     EMPTY_TITLE = ""
+    EMPTY_TEXT = ""
 
     def __init__(self, bottom: str, left: str, parent=None):
         super().__init__(parent)
@@ -70,20 +73,20 @@ class _LayerPlot(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", bottom)
         plot.setLabel("left", left)
-        for name in ("left", "bottom"):  # "|weight| (x0.001)" reads badly: plain numbers
-            plot.getAxis(name).enableAutoSIPrefix(False)
+        # "|weight| (x0.001)" reads badly: the empty state turns the SI prefix off for good
+        self.empty_state = EmptyState(plot, self.EMPTY_TEXT)
         self.shown: dict | None = None
 
     def show_layer(self, hist: dict | None) -> None:
         """Draw one layer's numbers, or the empty state for None."""
         self.shown = hist
         self.item.setVisible(hist is not None)
+        self.empty_state.set_empty(hist is None, autorange=False)
         if hist is not None:
             self._draw(hist)
             return
         plot = self.getPlotItem()
         plot.setTitle(self.EMPTY_TITLE)
-        plot.setXRange(0, 1, padding=0)
         plot.setYRange(0, 1, padding=0)
 
     def _draw(self, hist: dict) -> None:
@@ -93,7 +96,8 @@ class _LayerPlot(pg.PlotWidget):
 class WeightHistogram(_LayerPlot):
     """Bar chart of one layer's weight magnitudes."""
 
-    EMPTY_TITLE = "Weights (select a layer)"
+    EMPTY_TITLE = "Weights"
+    EMPTY_TEXT = "Select a layer to see its weights"
 
     def __init__(self, parent=None):
         super().__init__("|weight|", "count", parent)
@@ -120,7 +124,8 @@ class WeightHistogram(_LayerPlot):
 class ZeroMap(_LayerPlot):
     """The weight matrix of one layer as an image: dark where the weights are zero."""
 
-    EMPTY_TITLE = "Zeros (select a layer)"
+    EMPTY_TITLE = "Zeros"
+    EMPTY_TEXT = "Select a layer to see where its zeros are"
 
     def __init__(self, parent=None):
         super().__init__("output", "input", parent)
