@@ -103,7 +103,9 @@ def test_pause_and_stop_from_another_thread(mlp, tiny_dataset, compile_settings)
     def operator():
         listener.batch_event.wait(60)
         control.pause()
-        time.sleep(0.1)  # the batch in flight ends, then the run holds
+        deadline = time.monotonic() + 60  # the batch in flight ends (slow on a loaded machine), then the run holds
+        while not control.holding and time.monotonic() < deadline:
+            time.sleep(0.005)
         seen["paused_at"] = listener.steps
         time.sleep(0.4)
         seen["after_wait"] = listener.steps

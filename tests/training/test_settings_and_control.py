@@ -51,19 +51,21 @@ def test_pause_blocks_until_resume_and_stop_releases():
     worker = threading.Thread(target=loop)
     worker.start()
     time.sleep(0.2)
-    assert passed == [] and control.paused
+    assert passed == [] and control.paused and control.holding
     control.resume()
     deadline = time.monotonic() + 5
     while len(passed) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     control.pause()
-    time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while not control.holding and time.monotonic() < deadline:  # the step in flight ends
+        time.sleep(0.005)
     frozen = len(passed)
     time.sleep(0.2)
     assert len(passed) == frozen, "steps ran while paused"
     control.stop()  # also releases the pause
     worker.join(timeout=5)
-    assert not worker.is_alive() and control.stopped
+    assert not worker.is_alive() and control.stopped and not control.holding
     assert control.wait_while_paused(timeout=0.01)
 
 

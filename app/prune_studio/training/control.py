@@ -23,6 +23,7 @@ class RunControl:
         self._cond = threading.Condition()
         self._stopped = False
         self._paused = False
+        self._holding = False
 
     @property
     def stopped(self) -> bool:
@@ -31,6 +32,11 @@ class RunControl:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def holding(self) -> bool:
+        """Whether the run is held at a batch boundary now (paused, and the batch in flight done)."""
+        return self._holding
 
     def stop(self) -> None:
         """Ask the run to end at the next batch; also releases a pause."""
@@ -56,4 +62,8 @@ class RunControl:
             timeout: give up after this many seconds and return ``False`` (``None``: wait).
         """
         with self._cond:
-            return self._cond.wait_for(lambda: self._stopped or not self._paused, timeout)
+            self._holding = self._paused and not self._stopped
+            try:
+                return self._cond.wait_for(lambda: self._stopped or not self._paused, timeout)
+            finally:
+                self._holding = False
