@@ -13,19 +13,21 @@ from PySide6.QtWidgets import QMenu, QTreeView
 
 from prune_studio.ui.layer_tree_model import (COL_CHANNELS, COL_NAME, COL_PARAMS, COL_PRUNE, COL_SCHEDULE,
                                               COL_SHAPE, COL_TARGET, COL_TYPE, COL_ZEROS, COLUMNS)
-from prune_studio.ui.user_settings import _as_list
+from prune_studio.ui.user_settings import as_list
 
 #: Left to right: what you act on, what a layer weighs and its schedule, then what describes it.
 #: At 1280x800 the first ones stay in view beside MobileNetV2's long indented names.
 ORDER = (COL_NAME, COL_PRUNE, COL_TARGET, COL_ZEROS, COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TYPE, COL_SHAPE)
 #: The columns the header's menu lets a user hide.
 OPTIONAL = (COL_TARGET, COL_PARAMS, COL_SCHEDULE, COL_TYPE, COL_SHAPE)
+#: The columns the Channels tab hides while it shows each layer's channel group in their place.
+CHANNELS_TAB_HIDES = (COL_TARGET, COL_SCHEDULE, COL_PARAMS)
 _KEY = "tree/hidden_columns"
 
 
 def user_hidden(store: QSettings) -> set[int]:
     """The columns the user hid, from the settings file."""
-    return {COLUMNS.index(name) for name in _as_list(store.value(_KEY, [])) if name in COLUMNS
+    return {COLUMNS.index(name) for name in as_list(store.value(_KEY, [])) if name in COLUMNS
             and COLUMNS.index(name) in OPTIONAL}
 
 
@@ -37,6 +39,13 @@ def set_user_hidden(store: QSettings, columns: set[int]) -> None:
 def set_shown(tree: QTreeView, store: QSettings, column: int, shown: bool) -> None:
     """Show ``column`` when the window wants it and the user has not hidden it."""
     tree.setColumnHidden(column, not shown or column in user_hidden(store))
+
+
+def show_channel_groups(tree: QTreeView, store: QSettings, on: bool) -> None:
+    """The Channels tab's view of the tree: the group column in place of :data:`CHANNELS_TAB_HIDES`."""
+    tree.setColumnHidden(COL_CHANNELS, not on)
+    for column in CHANNELS_TAB_HIDES:
+        set_shown(tree, store, column, not on)
 
 
 def arrange(tree: QTreeView, store: QSettings) -> None:
@@ -67,8 +76,9 @@ def _toggle(tree: QTreeView, store: QSettings, column: int, shown: bool) -> None
     hidden = user_hidden(store)
     hidden = hidden - {column} if shown else hidden | {column}
     set_user_hidden(store, hidden)
-    channels_tab = not tree.isColumnHidden(COL_CHANNELS) and column in (COL_TARGET, COL_SCHEDULE, COL_PARAMS)
-    tree.setColumnHidden(column, not shown or channels_tab)
+    channels_tab = not tree.isColumnHidden(COL_CHANNELS) and column in CHANNELS_TAB_HIDES
+    set_shown(tree, store, column, not channels_tab)
 
 
-__all__ = ["OPTIONAL", "ORDER", "arrange", "column_menu", "set_shown", "user_hidden"]
+__all__ = ["CHANNELS_TAB_HIDES", "OPTIONAL", "ORDER", "arrange", "column_menu", "set_shown", "show_channel_groups",
+           "user_hidden"]

@@ -2,7 +2,7 @@
 
 Everything lives in one INI file (``QSettings``, user scope). INI settings have one quirk this
 module hides: a list of one element comes back as a plain ``str`` after a restart, so every list
-is read through :func:`_as_list`.
+is read through :func:`as_list`.
 
 Exports never go into the application itself. The default folder for a model is, in order:
 the folder the user last exported that model to; ``<model>_export`` beside the model when that
@@ -28,7 +28,8 @@ def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "PruneStudio", "Prune Studio")
 
 
-def _as_list(value) -> list[str]:
+def as_list(value) -> list[str]:
+    """A settings value as a list of strings (a one-element list comes back from INI as a ``str``)."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -38,7 +39,7 @@ def _as_list(value) -> list[str]:
 
 def recent_files(store: QSettings) -> list[str]:
     """The recently opened files, newest first."""
-    return _as_list(store.value("recent", []))
+    return as_list(store.value("recent", []))
 
 
 def add_recent(store: QSettings, path: str) -> list[str]:

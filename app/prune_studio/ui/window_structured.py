@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from prune_studio.ui import tree_columns
-from prune_studio.ui.layer_tree_model import COL_CHANNELS, COL_PARAMS, COL_SCHEDULE, COL_TARGET
+from prune_studio.ui.layer_tree_model import COL_CHANNELS
 from prune_studio.ui.structured_panel import target_words
 
 
@@ -72,9 +72,7 @@ class StructuredMixin:
         parameters), so the row fits beside the tab at 1280 px."""
         panel = getattr(self, "structured_panel", None)
         on = panel is not None and self.tabs.currentWidget() is panel and bool(self.tree_model.channel_groups())
-        self.tree.setColumnHidden(COL_CHANNELS, not on)
-        for column in (COL_TARGET, COL_SCHEDULE, COL_PARAMS):
-            tree_columns.set_shown(self.tree, self.settings_store, column, not on)
+        tree_columns.show_channel_groups(self.tree, self.settings_store, on)
 
     def _select_group_layers(self, layers: list) -> None:
         """Selecting groups in the Channels tab selects the layers they tie in the tree."""
