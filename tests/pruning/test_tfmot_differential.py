@@ -13,7 +13,7 @@ import pytest
 
 from prune_studio import pruning
 from prune_studio.compat import keras, tf
-from prune_studio.pruning import pruning_wrapper
+from prune_studio.pruning import pruning_utils, pruning_wrapper
 
 import tensorflow_model_optimization as tfmot  # noqa: E402 -- after compat selected tf-keras
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper as tfmot_wrapper
@@ -310,3 +310,55 @@ def test_prune_for_latency_on_xnnpack_checks_the_same_models(name):
             outcomes.append(("ok", sum(type(layer).__name__ == "PruneLowMagnitude" for layer in pruned.layers)))
     assert outcomes[0] == outcomes[1]
     assert (outcomes[0][0] == "ok") == (name == "two inputs")
+
+
+def _tfmot_utils():
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
+
+    return pruning_utils
+
+
+@pytest.mark.parametrize("block", [(1, 1), (2, 3), (4, 1)])
+@pytest.mark.parametrize("pooling", ["AVG", "MAX"])
+def test_block_helpers_give_tfmots_results(block, pooling):
+    theirs = _tfmot_utils()
+    ours = pruning_utils
+    values = tf.constant(np.random.default_rng(1).normal(size=(9, 14)).astype("float32"))
+    args = dict(window_shape=list(block), pooling_type=pooling, strides=list(block), padding="SAME")
+    np.testing.assert_allclose(ours.factorized_pool(values, **args), theirs.factorized_pool(values, **args), rtol=1e-6)
+    np.testing.assert_array_equal(ours.expand_tensor(values, block), theirs.expand_tensor(values, block))
+    small = tf.constant([[1.0, -2.0], [0.5, 3.0], [4.0, 0.0]])
+    np.testing.assert_array_equal(ours.kronecker_product(small, values[:2, :3]),
+                                  theirs.kronecker_product(small, values[:2, :3]))
+
+
+@pytest.mark.parametrize("shape", [(12, 5), (3, 3, 8, 4), (2, 2, 6, 3)])
+@pytest.mark.parametrize("m_by_n", [(2, 4), (1, 2), (3, 8)])
+def test_m_by_n_helpers_give_tfmots_masks(shape, m_by_n):
+    theirs = _tfmot_utils()
+    ours = pruning_utils
+    # Distinct magnitudes: tfmot breaks ties by top_k's order, which both follow but need not share.
+    weights = tf.constant(np.random.default_rng(2).permutation(np.prod(shape)).reshape(shape).astype("float32") - 7.5)
+    rows = ours.weights_rearrange(weights)
+    np.testing.assert_array_equal(rows, theirs.weights_rearrange(weights))
+    mask = ours.generate_m_by_n_mask(rows, m_by_n)
+    np.testing.assert_array_equal(mask, theirs.generate_m_by_n_mask(rows, m_by_n))
+    kernel_mask = ours.m_by_n_sparsity_mask_prepare(mask, tf.TensorShape(shape))
+    np.testing.assert_array_equal(kernel_mask, theirs.m_by_n_sparsity_mask_prepare(mask, tf.TensorShape(shape)))
+    assert ours.is_pruned_m_by_n(weights * kernel_mask, m_by_n)
+    # The engine's own m-by-n mask (what a wrapper with sparsity_m_by_n applies) is the same mask.
+    from prune_studio.pruning.masks import m_by_n_mask
+
+    np.testing.assert_array_equal(m_by_n_mask(weights, m_by_n)[1], kernel_mask)
+
+
+def test_m_by_n_helpers_refuse_what_tfmots_refuse():
+    ours = pruning_utils
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        ours.generate_m_by_n_mask(tf.ones((2, 5)), (4, 4))
+    with pytest.raises(ValueError):
+        ours.weights_rearrange(tf.ones((2, 2, 2)))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        ours.m_by_n_sparsity_mask_prepare(tf.ones((2, 2)), tf.TensorShape((2, 1)))
+    with pytest.raises(ValueError):
+        ours.m_by_n_sparsity_mask_prepare(tf.ones((4, 4, 1)), tf.TensorShape((2, 2, 4, 1)))

@@ -171,6 +171,24 @@ def magnitude_mask(weights, sparsity):
     return threshold, tf.cast(abs_w >= threshold, weights.dtype)
 
 
+def pool_blocks(values, window_shape, pooling_type, padding="SAME"):
+    """AVG or MAX of each ``window_shape`` block of a rank-2 tensor (strides equal to the window)."""
+    rows, cols = values.shape
+    pooled = tf.nn.pool(
+        tf.reshape(values, [1, rows, cols, 1]),
+        window_shape=list(window_shape),
+        pooling_type=pooling_type,
+        strides=list(window_shape),
+        padding=padding,
+    )
+    return tf.reshape(pooled, tf.shape(pooled)[1:3])
+
+
+def expand_blocks(values, block_size):
+    """Each value of a rank-2 tensor repeated over a ``block_size`` block (a Kronecker product with ones)."""
+    return tf.repeat(tf.repeat(values, block_size[0], axis=0), block_size[1], axis=1)
+
+
 def block_mask(weights, sparsity, block_size, pooling_type):
     """``(threshold, mask)`` pruning whole ``block_size`` blocks of a rank-2 weight.
 
@@ -178,18 +196,30 @@ def block_mask(weights, sparsity, block_size, pooling_type):
     reference), pruned by :func:`magnitude_mask` on the scores, and expanded back.
     """
     rows, cols = weights.shape
-    abs_w = tf.abs(weights)
-    pooled = tf.nn.pool(
-        tf.reshape(abs_w, [1, rows, cols, 1]),
-        window_shape=list(block_size),
-        pooling_type=pooling_type,
-        strides=list(block_size),
-        padding="SAME",
-    )
-    pooled = tf.reshape(pooled, tf.shape(pooled)[1:3])
+    pooled = pool_blocks(tf.abs(weights), block_size, pooling_type)
     threshold, small_mask = magnitude_mask(pooled, sparsity)
-    expanded = tf.repeat(tf.repeat(small_mask, block_size[0], axis=0), block_size[1], axis=1)
-    return threshold, expanded[:rows, :cols]
+    return threshold, expand_blocks(small_mask, block_size)[:rows, :cols]
+
+
+def keep_largest_in_groups(rows, n, keep):
+    """0/1 mask of ``rows`` (``[R, C]``, non-negative): the ``keep`` largest of every ``n`` along C.
+
+    The last group of a row is short when ``n`` does not divide C. Ties are kept by position,
+    so every full group keeps exactly ``keep`` values.
+    """
+    cols = rows.shape[-1]
+    pad = (-cols) % n
+    padded = tf.pad(rows, [[0, 0], [0, pad]], constant_values=-1.0)  # never chosen over a weight
+    groups = tf.reshape(padded, [-1, n])
+    kth = tf.math.top_k(groups, k=keep, sorted=True).values[:, keep - 1 : keep]
+    # Keep exactly `keep` per group: the strictly larger ones, then the first ties by position.
+    greater = groups > kth
+    ties = tf.equal(groups, kth)
+    tie_rank = tf.cumsum(tf.cast(ties, tf.int32), axis=1)
+    room = keep - tf.reduce_sum(tf.cast(greater, tf.int32), axis=1, keepdims=True)
+    chosen = tf.logical_or(greater, tf.logical_and(ties, tie_rank <= room))
+    chosen = tf.logical_and(chosen, groups >= 0.0)
+    return tf.reshape(tf.cast(chosen, rows.dtype), [-1, cols + pad])[:, :cols]
 
 
 def m_by_n_mask(weights, m_by_n):
@@ -200,25 +230,12 @@ def m_by_n_mask(weights, m_by_n):
     The ``n - m`` largest magnitudes of each group are kept.
     """
     zeros, n = m_by_n
-    keep = n - zeros
     shape = weights.shape
     c_in = shape[-2]
     rank = len(shape)
     perm = [rank - 1] + list(range(rank - 2)) + [rank - 2]
     moved = tf.transpose(tf.abs(weights), perm)  # [out, ..., in]
-    rows = tf.reshape(moved, [-1, c_in])
-    pad = (-c_in) % n
-    padded = tf.pad(rows, [[0, 0], [0, pad]], constant_values=-1.0)
-    groups = tf.reshape(padded, [-1, n])
-    kth = tf.math.top_k(groups, k=keep, sorted=True).values[:, keep - 1 : keep]
-    # Keep exactly `keep` per group: the strictly larger ones, then the first ties by position.
-    greater = groups > kth
-    ties = tf.equal(groups, kth)
-    tie_rank = tf.cumsum(tf.cast(ties, tf.int32), axis=1)
-    room = keep - tf.reduce_sum(tf.cast(greater, tf.int32), axis=1, keepdims=True)
-    chosen = tf.logical_or(greater, tf.logical_and(ties, tie_rank <= room))
-    chosen = tf.logical_and(chosen, groups >= 0.0)
-    mask_rows = tf.reshape(tf.cast(chosen, weights.dtype), [-1, c_in + pad])[:, :c_in]
+    mask_rows = keep_largest_in_groups(tf.reshape(moved, [-1, c_in]), n, n - zeros)
     inverse = [0] * rank
     for i, p in enumerate(perm):
         inverse[p] = i
