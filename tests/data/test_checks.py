@@ -97,3 +97,29 @@ def test_image_folder_fix_applies_to_stream(tmp_path, model):
     fixed = apply_fix(ds, issue.fix_id)
     x, _ = fixed.sample(2)
     assert np.allclose(x, 200 / 255) and check_data(fixed, model) == []
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_token_ids_fed_to_an_embedding_are_not_offered_a_rescale(dtype):
+    """Token ids 0-39 look like pixel values; dividing them by 255 sent every id to 0 (chance accuracy)."""
+    from small_models import LENGTH, VOCAB, text_data
+
+    from prune_studio.data.sources import _arrays_dataset
+
+    keras.utils.set_random_seed(0)
+    text = keras.Sequential([keras.Input((LENGTH,), dtype=dtype), keras.layers.Embedding(VOCAB, 4),
+                             keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(3, activation="softmax")])
+    x_train, y_train, x_test, y_test = text_data()
+    assert x_train.max() > 1.5  # in the range the pixel check looks for
+    assert check_data(_arrays_dataset("tokens", x_train, y_train, x_test, y_test), text) == []
+
+
+def test_the_same_values_into_a_dense_layer_are_still_offered_a_rescale():
+    from small_models import LENGTH, text_data
+
+    from prune_studio.data.sources import _arrays_dataset
+
+    dense = keras.Sequential([keras.Input((LENGTH,)), keras.layers.Dense(3, activation="softmax")])
+    x_train, y_train, x_test, y_test = text_data()
+    issues = check_data(_arrays_dataset("values", x_train, y_train, x_test, y_test), dense)
+    assert [i.fix_id for i in issues] == ["rescale_255"]

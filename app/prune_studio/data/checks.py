@@ -25,6 +25,8 @@ FIXES = {
 }
 _SAMPLE = 512
 _SCALING_LAYERS = {"Rescaling", "Normalization"}
+#: Layers that read their input as indices (token ids, categories), never as pixel values.
+_INDEX_LAYERS = {"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization"}
 
 
 @dataclass
@@ -53,6 +55,22 @@ def _model_outputs(model) -> dict[str, int]:
     names = list(getattr(model, "output_names", None) or [f"output_{i}" for i in range(len(model.outputs))])
     return {name: int(t.shape[-1]) if t.shape.rank and t.shape[-1] is not None else 0
             for name, t in zip(names, model.outputs)}
+
+
+def _index_inputs(model) -> set[str]:
+    """Names of the inputs the model reads as indices: integer-typed, or fed straight to an Embedding."""
+    names = list(_model_inputs(model))
+    found = set()
+    for name, tensor in zip(names, model.inputs):
+        if tensor.dtype.is_integer:
+            found.add(name)
+            continue
+        history = getattr(tensor, "_keras_history", None)
+        source = getattr(history, "layer", None)
+        for node in getattr(source, "_outbound_nodes", []):
+            if type(getattr(node, "outbound_layer", None)).__name__ in _INDEX_LAYERS:
+                found.add(name)
+    return found
 
 
 def _shapes_match(data_shape: tuple, model_shape: tuple) -> bool:
@@ -180,6 +198,7 @@ def check_data(dataset: Dataset, model) -> list[DataIssue]:
         if shape_issue:
             issues.append(shape_issue)
     scaled = _has_scaling_layer(model)
+    indices = _index_inputs(model)
     for name in inputs:
         what = f"input '{name}'" if several else "inputs"
         for split, x in (("training", xs[name]), ("test", x_tests[name])):
@@ -192,6 +211,7 @@ def check_data(dataset: Dataset, model) -> list[DataIssue]:
         if (
             finite.size
             and not scaled
+            and name not in indices
             and float(np.max(finite)) > 1.5
             and float(np.min(finite)) >= 0
             and float(np.max(finite)) <= 255
