@@ -102,3 +102,18 @@ def test_cli_names_the_npz_keys_a_two_input_model_needs(cli, tmp_path):
     line = run.error_line()
     assert "inputs are left, right and its outputs first, second" in line
     assert "x_train/left, x_train/right, x_test/left, x_test/right, y_train/first" in line
+
+
+def test_cli_scores_a_text_model_on_its_token_ids(cli, tmp_path):
+    """The baseline the CLI reports is the model's own accuracy on the file's tokens (ids up to 39
+    were once taken for pixel values and divided by 255, which scored a trained model at chance)."""
+    x_train, y_train, x_test, y_test = text_data()
+    model = bag_model()
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0)
+    own = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test))
+    assert own > 0.8  # a model that has learned, so chance (1/3) cannot pass for it
+    model_path, recipe = _recipe(tmp_path, model, ["emb", "out"], _token_npz(tmp_path))
+    report = cli("prune", model_path, "--recipe", recipe, "--out", tmp_path / "out", "--json").json()
+    assert report["training"]["baseline"]["accuracy"] == pytest.approx(own, abs=1e-6)
+    assert report["training"]["final"]["accuracy"] > own - 0.15
