@@ -11,7 +11,8 @@ Each model learns a noisier version of the zoo's data (tests use data learnable 
 its baseline sits below 100% and a lost point shows; BatchNormalization statistics are settled
 after training (``zoo_maker.settle_batchnorm``), as in a model trained to the end.
 
-``ZOO_BENCH=mobilenet_v2,resnet50`` picks models (default: all of :data:`MODELS`).
+``ZOO_BENCH=mobilenet_v2,resnet50`` picks models (default: all of :data:`MODELS`);
+``ZOO_FLAVOUR=keras3`` writes them with Keras 3 instead of tf-keras, as a Keras 3 user's file.
 """
 
 import json
@@ -101,7 +102,8 @@ def test_zoo_model(name, tmp_path):
 
     size, epochs, noise = MODELS[name]
     extra = ("--size", str(size)) if size else ()
-    zoo = make_zoo(tmp_path / "zoo", "tf_keras", [name], "--train-epochs", str(epochs), *extra,
+    flavour = os.environ.get("ZOO_FLAVOUR", "tf_keras")
+    zoo = make_zoo(tmp_path / "zoo", flavour, [name], "--train-epochs", str(epochs), *extra,
                    "--noise", str(noise), "--samples", SAMPLES)
     model_path, data = zoo / f"{name}.keras", zoo / f"{name}.npz"
 
@@ -140,7 +142,7 @@ def test_zoo_model(name, tmp_path):
     zero_final, zero_worst = _best(zero_report)
     plan_final, plan_worst = _best(plan_report)
     zeros = plan_report.get("sparsity", {}).get("overall")
-    print(f"\nzoo {name}: {n_layers} layers, {loaded.model.count_params():,} params | open+describe {described:.2f} s (built: {built:.2f} s) | "
+    print(f"\nzoo {name} ({flavour} file): {n_layers} layers, {loaded.model.count_params():,} params | open+describe {described:.2f} s (built: {built:.2f} s) | "
           f"step ratio {ratio:.3f}x | export+verify {exported:.1f} s ({export_ok}/{len(export.artifacts)} ok, {dropped} dropped as larger and slower, "
           f"peak RSS +{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024:.0f} MB) | "
           f"CLI peak {max(zero_mb, plan_mb):.0f} MB | accuracy baseline {baseline:.3f}, 0% fine-tune {zero_final:.3f} "
