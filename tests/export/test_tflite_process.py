@@ -41,3 +41,31 @@ def test_failures_come_back_as_one_sentence_per_file(tiny_model, tmp_path):
         assert process.start() and process.alive()
     finally:
         process.close()
+
+
+def test_two_children_share_a_batch_and_write_the_same_files(tiny_model, tmp_path):
+    """A big model's files go to two children in turn; each file is the in-process converter's."""
+    from prune_studio.export.tflite_batch import TFLiteBatch
+
+    first, second = ConverterProcess(), ConverterProcess()
+    kinds = [("float32", False), ("dynamic", False), ("float16", False), ("float32", True)]
+    files = [(f"{kind}{sparse}", kind, sparse, tmp_path / f"{kind}{sparse}.tflite") for kind, sparse in kinds]
+    try:
+        with TFLiteBatch(first, second) as batch:
+            batch.add("model", tiny_model, files)
+            used = {id(process) for process, _ in batch._tickets.values()}
+            assert used == {id(first), id(second)}  # both children got files
+            batch.wait_all()
+            for name, kind, sparse, path in files:
+                assert batch.wait(name) == ("", "")
+                assert batch.take_path(name).read_bytes() == convert(tiny_model, kind, sparse), name
+    finally:
+        first.close()
+        second.close()
+
+
+def test_small_models_keep_to_one_child():
+    from prune_studio.export import tflite_process
+
+    assert tflite_process.helper(10_000) is None
+    assert tflite_process.helper(tflite_process.HELPER_FROM_PARAMS) is not None

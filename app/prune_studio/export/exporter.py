@@ -95,7 +95,7 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     if keras3_plan:  # Keras 3 works in its own process while the other files are made
         job = keras3_files.start(stripped, [{"path": str(temp_path_beside(out / f)), "format": fmt}
                                             for _, (_, fmt, f, _) in keras3_plan], x_test, y_test)
-    with TFLiteBatch(tflite_process.shared()) as batch:
+    with TFLiteBatch(tflite_process.shared(), tflite_process.helper(stripped.count_params())) as batch:
         try:
             _queue_tflite(batch, stripped, baseline_model, plan, out, settings, dataset, progress, steps)
             sparsity = weight_sparsity(stripped)

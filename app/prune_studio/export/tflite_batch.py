@@ -2,7 +2,8 @@
 
 :meth:`TFLiteBatch.add` hands a model over (traced and frozen here) and queues every file
 wanted from it; the child (:mod:`prune_studio.export.tflite_process`) works through the
-queue while this process measures the baseline and writes and verifies the Keras files.
+queue while this process measures the baseline and writes and verifies the Keras files. Given
+a second child (a big model's files), the two take the files in turn.
 :meth:`TFLiteBatch.wait` returns one file's outcome. When the child cannot be started the
 same conversions run in this process, one at a time as they are waited for.
 """
@@ -19,11 +20,15 @@ from prune_studio.export.tflite_process import ConverterProcess, hand_over, writ
 class TFLiteBatch:
     """Queued conversions by name; use as a context manager (the hand-over folder is removed)."""
 
-    def __init__(self, process: ConverterProcess | None):
-        self._offered = process  # started on the first add: an export without TFLite files needs none
+    def __init__(self, process: ConverterProcess | None, helper: ConverterProcess | None = None):
+        # Started on the first add: an export without TFLite files needs none.
+        self._offered = process
+        self._offered_helper = helper if process is not None else None
         self._process: ConverterProcess | None = None
+        self._processes: list[ConverterProcess] = []  # the children files are sent to, in turn
+        self._turn = 0
         self._folder = tempfile.TemporaryDirectory(prefix="prune-studio-tflite-")
-        self._tickets: dict[str, int] = {}
+        self._tickets: dict[str, tuple[ConverterProcess, int]] = {}
         self._done: dict[str, str] = {}  # name -> '' (written) or why not
         self._notes: dict[str, str] = {}
         self._local: dict[str, tuple] = {}  # name -> in-process conversion, when there is no child
@@ -41,7 +46,10 @@ class TFLiteBatch:
         folder = Path(self._folder.name)
         if self._offered is not None:
             self._process = self._offered if self._offered.start() else None
-            self._offered = None
+            self._processes = [self._process] if self._process is not None else []
+            if self._process is not None and self._offered_helper is not None and self._offered_helper.start():
+                self._processes.append(self._offered_helper)
+            self._offered = self._offered_helper = None
         self._paths.update((name, Path(path)) for name, _, _, path in files)
         try:
             handoff = hand_over(model, folder, key) if self._process is not None else None
@@ -61,7 +69,9 @@ class TFLiteBatch:
                 self._local[name] = (model, kind, sparse, calibration, int8_io, Path(path))
                 continue
             self._notes[name] = handoff.note
-            self._tickets[name] = self._process.submit(handoff.request(kind, path, sparse, int8_io))
+            process = self._processes[self._turn % len(self._processes)]
+            self._turn += 1
+            self._tickets[name] = (process, process.submit(handoff.request(kind, path, sparse, int8_io)))
 
     def take_path(self, name: str) -> Path:
         """Where file ``name`` is written; the caller removes it from now on."""
@@ -78,10 +88,10 @@ class TFLiteBatch:
         Latencies are measured after this: a conversion running beside a timed run took a
         core from it (the unpruned model measured 6.3 instead of 0.7 ms/sample).
         """
-        for name, ticket in list(self._tickets.items()):
+        for name, (process, ticket) in list(self._tickets.items()):
             if control is not None and control.stopped:
                 return
-            self._done[name] = self._process.wait(ticket)
+            self._done[name] = process.wait(ticket)
             del self._tickets[name]
 
     def wait(self, name: str) -> tuple[str, str]:
@@ -93,7 +103,8 @@ class TFLiteBatch:
             return self._convert_here(name)
         if name not in self._tickets:
             return f"no TFLite file named {name!r} was queued.", ""
-        return self._process.wait(self._tickets.pop(name)), self._notes.get(name, "")
+        process, ticket = self._tickets.pop(name)
+        return process.wait(ticket), self._notes.get(name, "")
 
     def _convert_here(self, name: str) -> tuple[str, str]:
         from prune_studio.export.tflite import convert, make_source
@@ -113,8 +124,8 @@ class TFLiteBatch:
 
     def close(self) -> None:
         """Drop what was not waited for (the child is stopped if it still works on it)."""
-        if self._tickets and self._process is not None:
-            self._process.stop()
+        for process in {id(p): p for p, _ in self._tickets.values()}.values():
+            process.stop()
         self._tickets.clear()
         self._sources.clear()
         for path in self._paths.values():

@@ -242,3 +242,31 @@ def shared() -> ConverterProcess | None:
             _shared = ConverterProcess()
             atexit.register(_shared.close)
         return _shared
+
+
+_helper: ConverterProcess | None = None
+#: Parameters from which a model's files are shared between two children (see :func:`helper`).
+HELPER_FROM_PARAMS = 2_000_000
+
+
+def helper(params: int) -> ConverterProcess | None:
+    """A second converter child for the files of a model with ``params`` parameters, or None.
+
+    The converter runs on one core: a big model's files (ResNet50's ten took ~75 s one after
+    another here) are made by two children at once when the machine has two cores or more.
+    A small model's files take a fraction of a second each, less than a child's start-up, so
+    they stay with :func:`shared`'s.
+    """
+    global _helper
+    if not _use_child or params < HELPER_FROM_PARAMS or (os.cpu_count() or 1) < 2:
+        return None
+    with _shared_lock:
+        if _helper is None:
+            _helper = ConverterProcess()
+            atexit.register(_helper.close)
+        return _helper
+
+
+def children() -> list[ConverterProcess]:
+    """The converter children made so far (for measuring what they cost)."""
+    return [c for c in (_shared, _helper) if c is not None]
