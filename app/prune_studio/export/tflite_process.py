@@ -215,7 +215,7 @@ class ConverterProcess:
         process.stdout.close()
 
 
-_shared: ConverterProcess | None = None
+_children: dict[str, ConverterProcess] = {}  # 'main' (shared), 'helper'
 _shared_lock = threading.Lock()
 #: Whether exports convert in the child (see :func:`use_child`).
 _use_child = True
@@ -231,20 +231,21 @@ def use_child(enabled: bool) -> None:
     _use_child = enabled
 
 
+def _child(role: str) -> ConverterProcess:
+    """The process-wide child for ``role`` (made on first use, closed at exit)."""
+    with _shared_lock:
+        if role not in _children:
+            _children[role] = ConverterProcess()
+            atexit.register(_children[role].close)
+        return _children[role]
+
+
 def shared() -> ConverterProcess | None:
     """The process-wide converter child (started on first use, closed at exit); None when this
     process converts its files itself (:func:`use_child`)."""
-    global _shared
-    if not _use_child:
-        return None
-    with _shared_lock:
-        if _shared is None:
-            _shared = ConverterProcess()
-            atexit.register(_shared.close)
-        return _shared
+    return _child("main") if _use_child else None
 
 
-_helper: ConverterProcess | None = None
 #: Parameters from which a model's files are shared between two children (see :func:`helper`).
 HELPER_FROM_PARAMS = 2_000_000
 
@@ -257,16 +258,12 @@ def helper(params: int) -> ConverterProcess | None:
     A small model's files take a fraction of a second each, less than a child's start-up, so
     they stay with :func:`shared`'s.
     """
-    global _helper
     if not _use_child or params < HELPER_FROM_PARAMS or (os.cpu_count() or 1) < 2:
         return None
-    with _shared_lock:
-        if _helper is None:
-            _helper = ConverterProcess()
-            atexit.register(_helper.close)
-        return _helper
+    return _child("helper")
 
 
 def children() -> list[ConverterProcess]:
     """The converter children made so far (for measuring what they cost)."""
-    return [c for c in (_shared, _helper) if c is not None]
+    with _shared_lock:
+        return list(_children.values())
