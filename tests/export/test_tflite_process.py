@@ -64,16 +64,21 @@ def test_two_children_share_a_batch_and_write_the_same_files(tiny_model, tmp_pat
         second.close()
 
 
-def test_small_models_keep_to_one_child(monkeypatch):
+def test_a_helper_child_only_for_big_models_on_machines_with_room(monkeypatch):
     from prune_studio.export import tflite_process
 
     # As in the window on a two-core machine (a CLI test in this process may have turned children off).
     monkeypatch.setattr(tflite_process, "_use_child", True)
     monkeypatch.setattr(tflite_process.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(tflite_process, "free_memory_bytes", lambda: 16 << 30)
     assert tflite_process.helper(10_000) is None
     assert tflite_process.helper(tflite_process.HELPER_FROM_PARAMS) is not None
     monkeypatch.setattr(tflite_process.os, "cpu_count", lambda: 1)
     assert tflite_process.helper(tflite_process.HELPER_FROM_PARAMS) is None
     monkeypatch.setattr(tflite_process.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(tflite_process, "free_memory_bytes", lambda: 2 << 30)  # ResNet50 wants ~4.7 GB
+    assert tflite_process.helper(23_600_000) is None
+    monkeypatch.setattr(tflite_process, "free_memory_bytes", lambda: 16 << 30)
+    assert tflite_process.helper(23_600_000) is not None
     monkeypatch.setattr(tflite_process, "_use_child", False)  # the CLI converts in its own process
     assert tflite_process.helper(tflite_process.HELPER_FROM_PARAMS) is None
