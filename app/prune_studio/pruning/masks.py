@@ -222,6 +222,24 @@ def keep_largest_in_groups(rows, n, keep):
     return tf.reshape(tf.cast(chosen, rows.dtype), [-1, cols + pad])[:, :cols]
 
 
+def _channels_first(rank):
+    """The transpose that puts a kernel's output channels first and input channels last."""
+    return [rank - 1] + list(range(rank - 2)) + [rank - 2]
+
+
+def input_channel_rows(weights):
+    """A kernel (``[..., in, out]``) as rows of input channels, ``[out * ..., in]`` (TFLite's order)."""
+    moved = tf.transpose(weights, _channels_first(len(weights.shape)))  # [out, ..., in]
+    return tf.reshape(moved, [-1, weights.shape[-2]])
+
+
+def from_input_channel_rows(rows, shape):
+    """:func:`input_channel_rows` undone: ``rows`` back into a kernel of ``shape``."""
+    perm = _channels_first(len(shape))
+    inverse = [perm.index(i) for i in range(len(shape))]
+    return tf.transpose(tf.reshape(rows, [shape[p] for p in perm]), inverse)
+
+
 def m_by_n_mask(weights, m_by_n):
     """Mask with ``m`` zeros in every ``n`` consecutive weights along the input-channel axis.
 
@@ -230,14 +248,5 @@ def m_by_n_mask(weights, m_by_n):
     The ``n - m`` largest magnitudes of each group are kept.
     """
     zeros, n = m_by_n
-    shape = weights.shape
-    c_in = shape[-2]
-    rank = len(shape)
-    perm = [rank - 1] + list(range(rank - 2)) + [rank - 2]
-    moved = tf.transpose(tf.abs(weights), perm)  # [out, ..., in]
-    mask_rows = keep_largest_in_groups(tf.reshape(moved, [-1, c_in]), n, n - zeros)
-    inverse = [0] * rank
-    for i, p in enumerate(perm):
-        inverse[p] = i
-    moved_shape = [shape[p] for p in perm]
-    return tf.zeros([], weights.dtype), tf.transpose(tf.reshape(mask_rows, moved_shape), inverse)
+    mask_rows = keep_largest_in_groups(input_channel_rows(tf.abs(weights)), n, n - zeros)
+    return tf.zeros([], weights.dtype), from_input_channel_rows(mask_rows, weights.shape)

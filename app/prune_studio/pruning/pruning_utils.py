@@ -55,12 +55,9 @@ def weights_rearrange(weights):
     groups along. Raises ValueError for other ranks.
     """
     weights = tf.convert_to_tensor(weights)
-    rank = weights.shape.rank
-    if rank == 2:
-        return tf.transpose(weights)
-    if rank == 4:
-        return tf.reshape(tf.transpose(weights, [3, 0, 1, 2]), [-1, weights.shape[2]])
-    raise ValueError(f"weights_rearrange takes rank-2 (Dense) or rank-4 (Conv2D) weights, got shape {weights.shape}.")
+    if weights.shape.rank not in (2, 4):
+        raise ValueError(f"weights_rearrange takes rank-2 (Dense) or rank-4 (Conv2D) weights, got shape {weights.shape}.")
+    return masks.input_channel_rows(weights)
 
 
 def m_by_n_sparsity_mask_prepare(mask, weights_shape):
@@ -77,14 +74,7 @@ def m_by_n_sparsity_mask_prepare(mask, weights_shape):
         raise ValueError(f"weights_shape must be rank 2 (Dense) or rank 4 (Conv2D), got {shape}.")
     tf.debugging.assert_equal(tf.size(mask), shape.num_elements(),
                               message=f"The mask's size differs from that of weights of shape {shape}.")
-    if shape.rank == 2:
-        prepared = tf.transpose(mask)
-    else:
-        h, w, c_in, c_out = shape.as_list()
-        prepared = tf.transpose(tf.reshape(mask, [c_out, h, w, c_in]), [1, 2, 3, 0])
-    tf.debugging.assert_equal(tf.shape(prepared), shape.as_list(),
-                              message=f"The mask's shape does not fit weights of shape {shape}.")
-    return prepared
+    return masks.from_input_channel_rows(mask, shape.as_list())
 
 
 def generate_m_by_n_mask(weights, m_by_n=(2, 4)):
