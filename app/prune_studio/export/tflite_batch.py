@@ -21,11 +21,10 @@ class TFLiteBatch:
     """Queued conversions by name; use as a context manager (the hand-over folder is removed)."""
 
     def __init__(self, process: ConverterProcess | None, helper: ConverterProcess | None = None):
-        # Started on the first add: an export without TFLite files needs none.
-        self._offered = process
-        self._offered_helper = helper if process is not None else None
-        self._process: ConverterProcess | None = None
-        self._processes: list[ConverterProcess] = []  # the children files are sent to, in turn
+        # Started on the first add: an export without TFLite files needs none. The helper
+        # only joins a started main child (without one, everything converts here).
+        self._offered = [c for c in (process, helper if process is not None else None) if c is not None]
+        self._processes: list[ConverterProcess] = []  # the started children, sent files in turn
         self._turn = 0
         self._folder = tempfile.TemporaryDirectory(prefix="prune-studio-tflite-")
         self._tickets: dict[str, tuple[ConverterProcess, int]] = {}
@@ -44,15 +43,15 @@ class TFLiteBatch:
             calibration=None) -> None:
         """Queue ``files`` (name, kind, sparse, path) of ``model``; ``calibration`` feeds ``int8``."""
         folder = Path(self._folder.name)
-        if self._offered is not None:
-            self._process = self._offered if self._offered.start() else None
-            self._processes = [self._process] if self._process is not None else []
-            if self._process is not None and self._offered_helper is not None and self._offered_helper.start():
-                self._processes.append(self._offered_helper)
-            self._offered = self._offered_helper = None
+        if self._offered:
+            for child in self._offered:
+                if not child.start():
+                    break
+                self._processes.append(child)
+            self._offered = []
         self._paths.update((name, Path(path)) for name, _, _, path in files)
         try:
-            handoff = hand_over(model, folder, key) if self._process is not None else None
+            handoff = hand_over(model, folder, key) if self._processes else None
         except ExportError as exc:
             self._done.update((name, str(exc)) for name, *_ in files)
             return
