@@ -25,8 +25,6 @@ FIXES = {
 }
 _SAMPLE = 512
 _SCALING_LAYERS = {"Rescaling", "Normalization"}
-#: Layers that read their input as indices (token ids, categories), never as pixel values.
-_INDEX_LAYERS = {"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization"}
 
 
 @dataclass
@@ -58,19 +56,10 @@ def _model_outputs(model) -> dict[str, int]:
 
 
 def _index_inputs(model) -> set[str]:
-    """Names of the inputs the model reads as indices: integer-typed, or fed straight to an Embedding."""
-    names = list(_model_inputs(model))
-    found = set()
-    for name, tensor in zip(names, model.inputs):
-        if tensor.dtype.is_integer:
-            found.add(name)
-            continue
-        history = getattr(tensor, "_keras_history", None)
-        source = getattr(history, "layer", None)
-        for node in getattr(source, "_outbound_nodes", []):
-            if type(getattr(node, "outbound_layer", None)).__name__ in _INDEX_LAYERS:
-                found.add(name)
-    return found
+    """Names of the inputs the model reads as indices (:func:`~prune_studio.models.index_inputs.index_inputs`)."""
+    from prune_studio.models.index_inputs import index_inputs
+
+    return {name for name, index in zip(_model_inputs(model), index_inputs(model)) if index}
 
 
 def _shapes_match(data_shape: tuple, model_shape: tuple) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 
 from prune_studio.compat import keras, native_output_silenced, tf
 from prune_studio.export.settings import ExportError
+from prune_studio.models.index_inputs import index_inputs
 
 
 def _leaves(model):
@@ -51,22 +52,6 @@ def unfused_recurrent_layer(model) -> str | None:
     return None
 
 
-def integer_inputs(model) -> list[bool]:
-    """Per model input: does it carry integers (integer dtype, or it feeds an ``Embedding``)?"""
-    flags = []
-    for tensor in model.inputs:
-        integer = tf.as_dtype(tensor.dtype).is_integer
-        if not integer:
-            for layer in model.layers:
-                inbound = getattr(layer, "_inbound_nodes", [])
-                if isinstance(layer, keras.layers.Embedding) and any(
-                    any(t is tensor for t in tf.nest.flatten(node.input_tensors)) for node in inbound
-                ):
-                    integer = True
-        flags.append(integer)
-    return flags
-
-
 class TFLiteSource:
     """``model`` traced once for conversion; :meth:`converter` gives a fresh converter from it.
 
@@ -78,7 +63,7 @@ class TFLiteSource:
     def __init__(self, model):
         self.model = model
         self.fixed_batch = has_recurrent_layers(model)
-        self.integer_inputs = integer_inputs(model)
+        self.integer_inputs = index_inputs(model)
         specs = []
         for tensor, integer in zip(model.inputs, self.integer_inputs):
             shape = list(tensor.shape)
