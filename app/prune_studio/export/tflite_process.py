@@ -27,8 +27,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prune_studio.child_process import last_line, start_module
 from prune_studio.export.settings import ExportError
 
 log = logging.getLogger(__name__)
@@ -133,14 +132,8 @@ class ConverterProcess:
             if self.alive():
                 return True
             self._answers.clear()
-            package_root = str(Path(__file__).resolve().parents[2])
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-            self._stderr = tempfile.TemporaryFile()
             try:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "prune_studio.export.tflite_worker"], env=env,
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
+                self._process, self._stderr = start_module("prune_studio.export.tflite_worker")
             except OSError as exc:
                 log.warning("TFLite converter process could not start (%s); converting in-process", exc)
                 self._process = None
@@ -176,11 +169,7 @@ class ConverterProcess:
             return self._answers.pop(ticket)
 
     def _died(self) -> str:
-        last = ""
-        if self._stderr is not None:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-            last = lines[-1][:200] if lines else ""
+        last = last_line(self._stderr)
         process = self._process
         code = process.poll() if process is not None else None
         detail = f" ({last})" if last else (f" (exit code {code})" if code is not None else "")

@@ -24,7 +24,6 @@ replies.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 
@@ -96,13 +95,9 @@ def _first(exc: BaseException) -> str:
 
 
 def main() -> int:
-    import signal
+    from prune_studio.child_process import reply_channel
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
-    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # anything printed from here on (Python or C++) lands on stderr
-    sys.stdout = sys.stderr
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    replies = reply_channel()  # anything printed from here on (Python or C++) lands on stderr
     import prune_studio.compat  # noqa: F401 - TensorFlow loads before the first request comes
 
     replies.write(json.dumps({"id": None, "ready": True}) + "\n")
