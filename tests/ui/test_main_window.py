@@ -121,6 +121,9 @@ def test_short_fine_tune_feeds_the_charts(qtbot, demo_window):
         assert w.run.running and not w.act_run.isEnabled() and w.act_stop.isEnabled()
     result = blocker.args[0]
     assert result is not None and not result.stopped
+    from prune_studio.training import run_process
+
+    assert result.wrapped_model is None and run_process.shared().alive()  # fine-tuned in the training child
     assert w.charts.points_received > 0
     x, y = w.charts.curves["loss"].item.getData()
     assert len(x) > 5

@@ -210,6 +210,7 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
         self._update_panels()
         self._update_actions()
         self._plan_charts_soon()
+        self._prepare_run_child()
         if self._pending_suggest is not None:
             goal, self._pending_suggest = self._pending_suggest, None
             self.log_panel.append_line("This recipe asks for a suggested plan: the sensitivity scan fills the layer list.")
@@ -343,7 +344,7 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
         if not self._close_after_run and not self._confirm_discard():
             event.ignore()
             return
-        for worker in list(self._loaders) + [self._hist_worker]:
+        for worker in list(self._loaders) + [self._hist_worker, getattr(self, "_prepare_worker", None)]:
             if worker is not None:
                 worker.wait()
         self._hist_pending = None

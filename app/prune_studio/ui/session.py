@@ -32,6 +32,15 @@ class Session:
 
         return PruningPlan(layers=dict(self.plans))
 
+    def run_sources(self):
+        """``(ModelSource, DataSource)`` for fine-tuning in the training child, or None when the
+        model did not come from a file or no data is loaded (the run then stays in this process)."""
+        from prune_studio.training.run_process import DataSource, ModelSource
+
+        if self.model_path is None or not self.model_path.exists() or self.data_spec is None or self.dataset is None:
+            return None
+        return ModelSource(str(self.model_path), self.trust), DataSource(dict(self.data_spec), tuple(self.dataset.fixes))
+
     def current_model(self):
         """The model to export: the pruned one after a run, else the one opened."""
         if self.result is not None:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.plan_stats import metric_words, result_sentence
+from prune_studio.ui.worker import Worker
 
 
 class RunMixin:
@@ -56,11 +57,19 @@ class RunMixin:
             self.log_panel.append_line(f"Fine-tuning {len(enabled)} pruned layers for {settings.epochs} epochs "
                                        f"({total_steps:,} steps of {settings.batch_size} samples).")
 
+            sources = s.run_sources()
+
             def task(listener, control):
                 from prune_studio.export import tflite_process
                 from prune_studio.training import fine_tune
+                from prune_studio.training import run_process
 
-                result = fine_tune(model, plan, dataset, settings, compile_settings=compile_settings, listener=listener, control=control)
+                child = run_process.shared() if sources is not None else None
+                if child is not None and child.start():  # TensorFlow's graph building keeps off the GUI's GIL
+                    result = child.run(*sources, plan, settings, compile_settings, listener, control)
+                else:
+                    result = fine_tune(model, plan, dataset, settings, compile_settings=compile_settings,
+                                       listener=listener, control=control)
                 # An export usually follows: the TFLite converter's process imports TensorFlow
                 # (seconds) meanwhile; started from this thread, it runs niced as this one.
                 converter = tflite_process.shared()
@@ -70,6 +79,29 @@ class RunMixin:
 
         self.run.start(task, defer=self.charts.call_after_paint)
         QTimer.singleShot(0, self, lambda: self.tabs.setCurrentWidget(self.charts))
+
+    def _prepare_run_child(self) -> None:
+        """Have the training child open the model and load the data while the user sets the plan,
+        so Run starts at once. A worker starts the child: it inherits the worker's lower priority."""
+        sources = self.session.run_sources()
+        if sources is None or getattr(self, "_prepare_worker", None) is not None:
+            return
+
+        def prepare() -> None:
+            from prune_studio.training import run_process
+
+            child = run_process.shared()
+            if child is not None:
+                child.prepare(*sources)
+
+        def done() -> None:
+            worker, self._prepare_worker = self._prepare_worker, None
+            worker.wait()
+            worker.deleteLater()
+
+        worker = self._prepare_worker = Worker(prepare, pass_report=False)
+        worker.done.connect(done)
+        worker.start()
 
     def _plan_charts_soon(self) -> None:
         """Set the live charts up for the planned run once the plan has stopped changing.
