@@ -365,3 +365,30 @@ def test_ticking_a_layer_refits_only_the_plan_columns(demo_window):
     text = w.tree_model.index_of("conv1", COL_TARGET).data()
     assert text == "80%" and header.sectionSize(COL_TARGET) >= w.tree.fontMetrics().horizontalAdvance("Target")
     assert header.sectionSize(COL_PRUNE) > 0
+
+
+def test_the_model_is_built_after_the_filled_tree_has_been_painted(qtbot, make_window, demo_model_file):
+    """The worker that builds the model (and loads the data) starts only after the layer tree has
+    painted the opened model's rows: started at once, it made that paint wait for the GIL."""
+    from PySide6.QtCore import QEvent, QObject
+
+    w = make_window()
+    events = []
+
+    class PaintLog(QObject):
+        def eventFilter(self, watched, event):  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint and w.tree_model.rowCount() > 0:
+                events.append("tree painted")
+            return False
+
+    paint_log = PaintLog(w)
+    w.tree.viewport().installEventFilter(paint_log)
+    load_data = w.load_data
+    w.load_data = lambda spec: (events.append("build started"), load_data(spec))
+    with qtbot.waitSignal(w.modelReady, timeout=60_000):
+        w.open_model(demo_model_file, data_spec={"kind": "digits", "path": None, "options": {}})
+    assert "build started" not in events
+    with qtbot.waitSignal(w.dataReady, timeout=60_000):
+        pass
+    assert events.index("tree painted") < events.index("build started")
+    assert w.session.loaded.is_built and w.session.dataset is not None

@@ -24,7 +24,7 @@ from prune_studio.ui.theme import app_icon, apply_theme, follow_system
 from prune_studio.ui.worker import wait_for_all
 
 DEFAULT_SIZE = (1280, 800)
-GIL_SWITCH_INTERVAL_S = 0.0005
+GIL_SWITCH_INTERVAL_S = 0.0001
 
 
 def create_window(model_path: str | None = None, demo: bool = False, trust: bool = False) -> MainWindow:
@@ -39,8 +39,10 @@ def create_window(model_path: str | None = None, demo: bool = False, trust: bool
     apply_theme(app)
     # Workers run Python-heavy TensorFlow code (graph tracing) while the GUI thread paints,
     # and a paint re-enters Python hundreds of times; each re-entry may wait for the GIL up to
-    # the switch interval (5 ms by default), which made one paint take 150 ms. 0.5 ms bounds
-    # that (a chart repaint beside a worker running Python: 11 ms at 5 ms, 6 ms at 1 ms, 4 ms at 0.5 ms).
+    # the switch interval (5 ms by default), which made one paint take 150 ms. 0.1 ms bounds
+    # that (a chart repaint beside a worker running Python: 11 ms at 5 ms, 6 ms at 1 ms, 4 ms at
+    # 0.5 ms; the longest stall while MobileNetV2's model is built beside the tree's first layout:
+    # 87-116 ms at 0.5 ms, 35-52 ms at 0.1 ms, the build no slower).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     idle_gc.install(app)  # full garbage collections only while no background work runs
     if not getattr(app, "_prune_studio_waits_for_workers", False):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRect, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QRect, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from prune_studio.ui.after_paint import call_after_paint
 from prune_studio.ui.empty_state import EmptyState
 from prune_studio.ui.theme import LINE_COLOURS
 
@@ -125,29 +126,6 @@ class _Lane:
         connect = np.ones(len(x), dtype=bool)
         connect[np.cumsum([len(v[0]) for v in views]) - 1] = False  # no line from one layer's end to the next
         self.item.setData(x, y, connect=connect, skipFiniteCheck=True)
-
-
-class _AfterPaint(QObject):
-    """Calls ``fn`` once, just after ``target``'s next paint (or after ``timeout_ms`` without one)."""
-
-    def __init__(self, target: QWidget, fn, timeout_ms: int):
-        super().__init__(target)
-        self._target, self._fn = target, fn
-        target.installEventFilter(self)
-        QTimer.singleShot(timeout_ms, self, self._fire)
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Paint:
-            QTimer.singleShot(0, self, self._fire)  # runs once this paint is done
-        return False
-
-    def _fire(self) -> None:
-        if self._fn is None:
-            return
-        fn, self._fn = self._fn, None
-        self._target.removeEventFilter(self)
-        self.deleteLater()
-        fn()
 
 
 class ChartPanel(QWidget):
@@ -406,7 +384,7 @@ class ChartPanel(QWidget):
 
     def call_after_paint(self, fn, timeout_ms: int = 300) -> None:
         """Call ``fn()`` once the plots have next been painted (at most ``timeout_ms`` later)."""
-        _AfterPaint(self.view.viewport(), fn, timeout_ms)
+        call_after_paint(self.view.viewport(), fn, timeout_ms)
 
     def start_live(self) -> None:
         self._timer.start()

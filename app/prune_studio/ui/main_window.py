@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from prune_studio.ui import idle_gc
 from prune_studio.ui import layout as window_layout
+from prune_studio.ui.after_paint import call_after_paint
 from prune_studio.ui.layer_tree_model import COL_ZEROS
 from prune_studio.ui.notify import show_error
 from prune_studio.ui.run_controller import RunController
@@ -28,6 +29,10 @@ from prune_studio.ui.window_structured import StructuredMixin
 from prune_studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+#: How long after the layer tree's first paint a model is built (see MainWindow._start_after_paint).
+SETTLE_MS = 100
 
 
 class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
@@ -171,16 +176,31 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
         self._set_dirty(False)
         self.log_panel.append_line(f"Opened {Path(path).name}: {description.total_params:,} parameters in "
                                    f"{len(description.prunable_layers())} layers that can be pruned.")
+        # The worker that builds the model starts once the filled tree has been painted (see
+        # ui/after_paint.py): started at once, it made that paint wait for the GIL (130 ms, MobileNetV2).
         if data_spec is not None:
             self.settings_panel.set_data_spec(data_spec)
-            self.load_data(data_spec)  # builds the model in its worker
+            self._start_after_paint(lambda: self.load_data(data_spec))  # builds the model in its worker
         elif not loaded.is_built:
-            self._start_task("Preparing the model…", build_model_task, loaded, on_done=lambda _m: self._update_panels())
+            self._start_after_paint(lambda: self._start_task("Preparing the model…", build_model_task, loaded,
+                                                             on_done=lambda _m: self._update_panels()))
         # After the build started: a listener that closes the window then waits for it.
         self.modelReady.emit()
         self._update_panels()
         structured, self._pending_structured = getattr(self, "_pending_structured", None), None
         self._apply_recipe_structured(structured)
+
+    def _start_after_paint(self, start) -> None:
+        """Call ``start()`` 100 ms after the layer tree's next paint (the view lays the rows out
+        again just after its first paint: a worker started between the two made that layout wait
+        for the GIL, 40-52 ms), unless another model was opened or the window closed meanwhile."""
+        session = self.session
+
+        def go() -> None:
+            if self.session is session and not getattr(self, "_closed", False):
+                start()
+
+        call_after_paint(self.tree.viewport(), lambda: QTimer.singleShot(SETTLE_MS, self, go))
 
     def load_data(self, spec: dict) -> None:
         self._start_task("Loading data…", load_data_task, spec, None, self.session.loaded,
@@ -344,6 +364,7 @@ class MainWindow(PlanMixin, RunMixin, StructuredMixin, QMainWindow):
         if not self._close_after_run and not self._confirm_discard():
             event.ignore()
             return
+        self._closed = True  # work waiting for a paint (see _start_after_paint) does not start now
         for worker in list(self._loaders) + [self._hist_worker, getattr(self, "_prepare_worker", None)]:
             if worker is not None:
                 worker.wait()
