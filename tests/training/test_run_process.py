@@ -136,3 +136,25 @@ def test_only_this_packages_error_classes_are_rebuilt():
         assert type(error) is RunProcessError and str(error) == "m"
     error = _rebuilt({"type": "builtins.ValueError", "message": "bad", "expected": False})
     assert type(error) is RunProcessError and "ValueError: bad" in str(error)
+
+
+def test_a_channel_removal_run_in_the_child_gives_the_smaller_model(child, files):
+    from prune_studio.structured.run import ShrinkResult
+    from prune_studio.structured.settings import StructuredSettings
+
+    model, data = files
+    listener = Recorder()
+    baselines = []
+    listener.on_baseline = lambda metrics: baselines.append(metrics)
+    shrunk = child.run(model, data, PruningPlan(), TrainingSettings(epochs=1, batch_size=32), listener=listener,
+                       structured=StructuredSettings(mode="global", reduction=0.5, metric="params"))
+    assert isinstance(shrunk, ShrinkResult) and shrunk.fine_tune is not None and not shrunk.stopped
+    assert shrunk.after.params < shrunk.before.params
+    units = shrunk.model.get_layer("hidden").units
+    assert units < 32 and shrunk.layer_sizes["hidden"][1] == shrunk.model.get_layer("hidden").count_params()
+    assert shrunk.groups["hidden"] == {"size": 32, "kept": units}
+    # The first baseline is the model as opened; the round's own (the smaller model untuned) follows.
+    dataset = load_data(DataSpec.from_dict(data.spec))
+    opened = keras.models.load_model(model.path).evaluate(dataset.x_test, dataset.y_test, verbose=0)[1]
+    assert len(baselines) == 2 and baselines[0]["accuracy"] == pytest.approx(opened, abs=1e-6)
+    assert shrunk.fine_tune.baseline["accuracy"] == pytest.approx(opened, abs=1e-6)

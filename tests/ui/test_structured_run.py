@@ -102,6 +102,7 @@ def test_the_window_shrinks_fine_tunes_and_exports_a_smaller_model(qtbot, opened
         assert w.act_stop.isEnabled() and w.act_pause.isEnabled()
     result = blocker.args[0]
     assert result is not None and not result.stopped
+    assert result.wrapped_model is None  # removed and fine-tuned in the training child
     assert w.charts.points_received > 0  # the live charts got the fine-tune's batches
     shrink = w.session.shrink
     assert shrink.groups["stem"] == {"size": 16, "kept": 8}

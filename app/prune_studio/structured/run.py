@@ -65,6 +65,18 @@ class ShrinkResult:
         }
 
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], model: Any = None, fine_tune: Any = None,
+                  sizes: dict[str, Any] | None = None) -> "ShrinkResult":
+        """A result from :meth:`to_dict` (the window's training child sends it so), with the models
+        and ``layer_sizes`` given apart (``sizes`` as JSON gives them: shapes as lists)."""
+        return cls(model, Cost(**data["before"]), Cost(**data["after"]),
+                   {k: dict(v) for k, v in data.get("groups", {}).items()}, dict(data.get("skipped", {})),
+                   [dict(r) for r in data.get("rounds", [])], fine_tune, bool(data.get("stopped", False)),
+                   dict(data.get("baseline", {})),
+                   {name: (shape, int(params)) for name, (shape, params) in (sizes or {}).items()})
+
+
 def layer_sizes(model) -> dict[str, tuple]:
     """Layer name -> ``(output shape, parameters)`` for every layer of ``model``, nested models' too.
 

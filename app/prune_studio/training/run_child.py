@@ -13,12 +13,14 @@ Protocol: one JSON object per line on stdin, in order::
         opens the model and loads the data now, so a run that follows starts at once (no reply)
     {"cmd": "run", "model": ..., "data": ..., "plan": {PruningPlan.to_dict()},
      "settings": {TrainingSettings.to_dict()}, "compile": {CompileSettings.to_dict()} or null,
-     "out": "folder for the stripped model"}
+     "out": "folder for the stripped model",
+     "structured": {StructuredSettings.to_dict()} or absent (remove channels, then fine-tune)}
     {"cmd": "stop"} | {"cmd": "pause"} | {"cmd": "resume"}    (for the run in progress)
 
 and on stdout, for a run: one ``{"event": "<listener method>", "args": [...]}`` per listener
 call (``on_batch_end`` -> ``"batch_end"``; ``on_run_end`` is not sent), then
-``{"done": FineTuneResult.to_dict(), "stripped": "out/stripped.keras"}`` or
+``{"done": FineTuneResult.to_dict(), "stripped": "out/stripped.keras"}`` (a structured run adds
+``"shrink": ShrinkResult.to_dict()`` and ``"layer_sizes"``) or
 ``{"error": {"type": "module.Class", "message": "...", "expected": bool, "traceback": "..."}}``.
 The process ends when stdin closes; a run in progress then stops at its next batch.
 """
@@ -109,12 +111,39 @@ def _run(request: dict, workspace: _Workspace, replies: _Replies, control) -> di
     loaded, dataset = workspace.get(request["model"], request["data"])
     compile_settings = (CompileSettings.from_dict(request["compile"]) if request.get("compile")
                         else loaded.compile_settings)
-    result = fine_tune(loaded.model, PruningPlan.from_dict(request["plan"]), dataset,
-                       TrainingSettings.from_dict(request["settings"]), compile_settings=compile_settings,
-                       listener=_listener(replies), control=control)
+    plan, settings = PruningPlan.from_dict(request["plan"]), TrainingSettings.from_dict(request["settings"])
+    listener = _listener(replies)
+    reply = {}
+    if request.get("structured") is not None:
+        shrunk = _shrink(loaded.model, dataset, request["structured"], plan, settings, compile_settings,
+                         listener, control)
+        result = shrunk.fine_tune
+        reply["shrink"], reply["layer_sizes"] = shrunk.to_dict(), shrunk.layer_sizes
+    else:
+        result = fine_tune(loaded.model, plan, dataset, settings, compile_settings=compile_settings,
+                           listener=listener, control=control)
     target = Path(request["out"]) / "stripped.keras"
     result.stripped_model.save(target)
-    return {"done": result.to_dict(), "stripped": str(target)}
+    return {**reply, "done": result.to_dict(), "stripped": str(target)}
+
+
+def _shrink(model, dataset, structured: dict, plan, settings, compile_settings, listener, control):
+    """Remove channels and fine-tune, as the window's Channels tab asks: the first baseline the
+    listener hears is the model as opened; each round's own (the smaller model before tuning) follows."""
+    import time
+
+    from prune_studio.structured.run import structured_fine_tune
+    from prune_studio.structured.settings import StructuredSettings
+    from prune_studio.training.evaluate import evaluate_keras
+
+    listener.on_phase("Evaluating", None)
+    start = time.monotonic()
+    baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
+    listener.on_phase("Evaluating", time.monotonic() - start)
+    listener.on_baseline(baseline)
+    magnitude = plan if any(p.enabled for p in plan.layers.values()) else None
+    return structured_fine_tune(model, dataset, StructuredSettings.from_dict(structured), settings, compile_settings,
+                                listener=listener, control=control, plan=magnitude)
 
 
 def _error(exc: BaseException) -> dict:

@@ -109,11 +109,15 @@ class RunProcess:
         return self.start() and self._send({"cmd": "prepare", "model": asdict(model), "data": data.to_dict()})
 
     def run(self, model: ModelSource, data: DataSource, plan, settings, compile_settings=None,
-            listener=None, control=None):
+            listener=None, control=None, structured=None):
         """Fine-tune in the child; the :class:`~prune_studio.training.run.FineTuneResult`.
 
         ``wrapped_model`` of the result is None (the wrappers stay in the child);
-        ``stripped_model`` is read from the file the child wrote, compiled.
+        ``stripped_model`` is read from the file the child wrote, compiled. With ``structured``
+        (:class:`~prune_studio.structured.settings.StructuredSettings`) the child removes channels
+        first, as ``structured_fine_tune`` with ``plan`` for the last round (when it enables a
+        layer), and the result is a :class:`~prune_studio.structured.run.ShrinkResult`; the
+        listener hears the opened model's baseline first, then each round's.
 
         Raises:
             PruneStudioError: what the child raised (the same class when it is one of this
@@ -127,16 +131,19 @@ class RunProcess:
                 raise RunProcessError("The training process could not be started; see the log for why.")
             out = Path(tempfile.mkdtemp(prefix="prune-studio-run-"))
             try:
-                reply = self._relay(model, data, plan, settings, compile_settings, out, listener, control)
+                reply = self._relay(model, data, plan, settings, compile_settings, structured, out, listener,
+                                    control)
                 return self._result(reply, model, listener)
             finally:
                 shutil.rmtree(out, ignore_errors=True)
 
-    def _relay(self, model, data, plan, settings, compile_settings, out, listener, control) -> dict:
+    def _relay(self, model, data, plan, settings, compile_settings, structured, out, listener, control) -> dict:
         request = {"cmd": "run", "model": asdict(model), "data": data.to_dict(), "plan": plan.to_dict(),
                    "settings": settings.to_dict(),
                    "compile": compile_settings.to_dict() if compile_settings is not None else None,
                    "out": str(out)}
+        if structured is not None:
+            request["structured"] = structured.to_dict()
         if not self._send(request):
             raise RunProcessError(self._died())
         finished = threading.Event()
@@ -186,6 +193,10 @@ class RunProcess:
                                 final=done["final"], history=done["history"], stopped=done["stopped"],
                                 skipped=done.get("skipped", {}), sparsity=done.get("sparsity", {}))
         listener.on_run_end(result)
+        if "shrink" in reply:
+            from prune_studio.structured.run import ShrinkResult
+
+            return ShrinkResult.from_dict(reply["shrink"], stripped, result, reply.get("layer_sizes"))
         return result
 
     def _died(self) -> str:

@@ -125,12 +125,19 @@ class StructuredMixin:
         structured = self.structured_panel.settings()
         magnitude = plan if any(p.enabled for p in plan.layers.values()) else None
 
+        sources = self.session.run_sources()
+
         def task(listener, control):
             from prune_studio.structured.run import structured_fine_tune
+            from prune_studio.training import run_process
             from prune_studio.training.evaluate import evaluate_keras
 
             # the charts' "before" line is the model as opened; the fine-tune's own baseline (the
             # smaller model before tuning) becomes a log line
+            child = run_process.shared() if sources is not None else None
+            if child is not None and child.start():  # as a magnitude run: TensorFlow off the GUI's GIL
+                return child.run(*sources, plan, settings, compile_settings, AfterRemoval(listener, passes=1),
+                                 control, structured=structured)
             listener.on_phase("Evaluating", None)
             start = time.monotonic()
             baseline = evaluate_keras(model, dataset, compile_settings, settings.batch_size)
@@ -161,13 +168,19 @@ class AfterRemoval:
     """Passes a run's reports on, except the fine-tune's baseline: that one is the smaller model
     before tuning, said in the log (the charts keep the opened model's as their "before" line)."""
 
-    def __init__(self, listener):
+    def __init__(self, listener, passes: int = 0):
         self._listener = listener
+        self._passes = passes  # baselines passed on before the rest become log lines
 
     def __getattr__(self, name):
         return getattr(self._listener, name)
 
     def on_baseline(self, metrics) -> None:
         from prune_studio.ui.plan_stats import metric_words
+
+        if self._passes > 0:
+            self._passes -= 1
+            self._listener.on_baseline(metrics)
+            return
 
         self._listener.on_log(f"After removing channels, before fine-tuning, the model scores {metric_words(metrics)}.")
