@@ -21,6 +21,7 @@ The trace fixes what TFLite needs fixed:
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Iterator
 
@@ -174,13 +175,19 @@ def convert(model, kind: str, sparse: bool = False, representative: np.ndarray |
     Raises:
         ExportError: the converter rejected the model (its message is kept).
     """
+    return run(converter_for(model, kind, sparse, representative, int8_io, source), kind)
+
+
+def converter_for(model, kind: str, sparse: bool = False, representative: np.ndarray | None = None,
+                  int8_io: str = "float", source: TFLiteSource | None = None):
+    """The converter :func:`convert` runs, set up (same arguments)."""
     source = source if source is not None else make_source(model)
     converter = source.converter() if source is not None else tf.lite.TFLiteConverter.from_keras_model(model)
     if kind == "int8":
         check_int8(model)
     configure(converter, kind, sparse, representative, int8_io,
               source.integer_inputs if source is not None else None)
-    return run(converter, kind)
+    return converter
 
 
 def check_int8(model) -> None:
@@ -234,3 +241,92 @@ def run(converter, kind: str) -> bytes:
     except Exception as exc:  # noqa: BLE001 - the converter raises many types; keep its words
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"TFLite conversion ({kind}) failed: {first}") from exc
+
+
+class Encodings:
+    """One conversion's file in both encodings: plain, and sparse-encoded when asked for.
+
+    ``Optimize.EXPERIMENTAL_SPARSITY`` changes nothing in a conversion until its last steps (read
+    in TensorFlow 2.21's ``lite.py``): the converted, quantized model is sparse-encoded, its
+    read-only buffers merged, and the conversion metadata (optimization modes, model hash)
+    written. :meth:`file` makes the sparse file from the plain conversion's model by those steps
+    alone, so a file's sparse twin costs no second conversion (nor, for ``int8``, a second
+    calibration); the bytes equal the converter's own (tested for every kind). Should those
+    steps not be reachable (another TensorFlow), the sparse file is converted in full.
+    """
+
+    def __init__(self, converter, kind: str):
+        self.kind = kind
+        self._converter = converter
+        captured = {}
+        optimize = converter._optimize_tflite_model
+
+        def keep(*args, **kwargs):
+            captured["model"] = optimize(*args, **kwargs)
+            return captured["model"]
+
+        converter._optimize_tflite_model = keep
+        try:
+            self._plain = run(converter, kind)
+        finally:
+            del converter._optimize_tflite_model  # the class's own method again
+        self._optimized = captured.get("model")
+        self._sparse = None
+
+    def file(self, sparse: bool) -> bytes:
+        """The plain file, or its sparse-encoded twin (made on first use)."""
+        if not sparse:
+            return self._plain
+        if self._sparse is None:
+            self._sparse = self._encode_sparse()
+        return self._sparse
+
+    def _encode_sparse(self) -> bytes:
+        try:
+            from tensorflow.lite.python import util
+            from tensorflow.lite.python.convert import deduplicate_readonly_buffers, mlir_sparsify
+            from tensorflow.lite.tools import flatbuffer_utils
+
+            metadata = copy.deepcopy(self._converter._metadata)
+        except (ImportError, AttributeError):
+            return self._convert_sparse()
+        if self._optimized is None:
+            return self._convert_sparse()
+        try:
+            with native_output_silenced(fds=(1, 2)):
+                model = deduplicate_readonly_buffers(mlir_sparsify(self._optimized))
+                model_object = flatbuffer_utils.convert_bytearray_to_object(model)
+                metadata.options.modelOptimizationModes.extend(util.get_sparsity_modes(model_object))
+                metadata.environment.modelHash = util.get_model_hash(model_object)
+                model_object = util.populate_conversion_metadata(model_object, metadata)
+                return bytes(flatbuffer_utils.convert_object_to_bytearray(model_object))
+        except Exception as exc:  # noqa: BLE001 - the sparsifier raises many types; keep its words
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ExportError(f"TFLite conversion ({self.kind}, sparse) failed: {first}") from exc
+
+    def _convert_sparse(self) -> bytes:
+        converter = self._converter
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY, *converter.optimizations]
+        return run(converter, self.kind)
+
+
+class LastConversion:
+    """The last conversion kept in both encodings (:class:`Encodings`), by a key the caller gives
+    (the model, kind and settings): asked for the other encoding of the same key, it converts
+    nothing. Only one is kept (a big model's files are tens of megabytes)."""
+
+    def __init__(self):
+        self._key = None
+        self._encodings: Encodings | None = None
+
+    def file(self, key, sparse: bool, kind: str, make_converter) -> bytes:
+        """The file for ``key``; ``make_converter()`` gives the converter, set up for ``kind`` without
+        sparse encoding, when ``key`` is not the kept one."""
+        if key != self._key:
+            self._key, self._encodings = None, None  # free the old files before converting
+            self._encodings = Encodings(make_converter(), kind)
+            self._key = key
+        return self._encodings.file(sparse)
+
+    def clear(self) -> None:
+        self._key, self._encodings = None, None

@@ -25,7 +25,7 @@ class TFLiteBatch:
         # only joins a started main child (without one, everything converts here).
         self._offered = [c for c in (process, helper if process is not None else None) if c is not None]
         self._processes: list[ConverterProcess] = []  # the started children, sent files in turn
-        self._turn = 0
+        self._assigned: dict[tuple, ConverterProcess] = {}  # (model key, kind, int8 I/O) -> its child
         self._folder = tempfile.TemporaryDirectory(prefix="prune-studio-tflite-")
         self._tickets: dict[str, tuple[ConverterProcess, int]] = {}
         self._done: dict[str, str] = {}  # name -> '' (written) or why not
@@ -33,6 +33,7 @@ class TFLiteBatch:
         self._local: dict[str, tuple] = {}  # name -> in-process conversion, when there is no child
         self._paths: dict[str, Path] = {}  # where each file is written (removed on close unless taken)
         self._sources: dict[int, object] = {}  # id(model) -> its TFLiteSource, for in-process conversions
+        self._last = None  # the last in-process conversion in both encodings (tflite.LastConversion)
 
     @property
     def folder(self) -> Path:
@@ -68,9 +69,16 @@ class TFLiteBatch:
                 self._local[name] = (model, kind, sparse, calibration, int8_io, Path(path))
                 continue
             self._notes[name] = handoff.note
-            process = self._processes[self._turn % len(self._processes)]
-            self._turn += 1
+            process = self._child_for((key, kind, int8_io))
             self._tickets[name] = (process, process.submit(handoff.request(kind, path, sparse, int8_io)))
+
+    def _child_for(self, conversion: tuple) -> ConverterProcess:
+        """The child that makes ``conversion``'s files (model, kind, int8 I/O): a kind's plain and
+        sparse files go to the same child, which converts once for both (tflite.Encodings).
+        Each new conversion goes to the next child in turn."""
+        if conversion not in self._assigned:
+            self._assigned[conversion] = self._processes[len(self._assigned) % len(self._processes)]
+        return self._assigned[conversion]
 
     def take_path(self, name: str) -> Path:
         """Where file ``name`` is written; the caller removes it from now on."""
@@ -106,15 +114,18 @@ class TFLiteBatch:
         return process.wait(ticket), self._notes.get(name, "")
 
     def _convert_here(self, name: str) -> tuple[str, str]:
-        from prune_studio.export.tflite import convert, make_source
+        from prune_studio.export.tflite import LastConversion, converter_for, make_source
 
         model, kind, sparse, calibration, int8_io, path = self._local.pop(name)
         try:
-            # Traced and frozen once per model, not once per file (ResNet50: 6 s a file).
+            # Traced and frozen once per model, not once per file (ResNet50: 6 s a file), and
+            # converted once per kind (the sparse twin is encoded from the plain file's model).
             if id(model) not in self._sources:
                 self._sources[id(model)] = make_source(model)
             source = self._sources[id(model)]
-            path.write_bytes(convert(model, kind, sparse, calibration, int8_io, source=source))
+            self._last = self._last or LastConversion()
+            path.write_bytes(self._last.file((id(model), kind, int8_io), sparse, kind, lambda: converter_for(
+                model, kind, False, calibration, int8_io, source=source)))
         except ExportError as exc:
             return str(exc), ""
         except OSError as exc:
@@ -127,6 +138,7 @@ class TFLiteBatch:
             process.stop()
         self._tickets.clear()
         self._sources.clear()
+        self._last = None
         for path in self._paths.values():
             path.unlink(missing_ok=True)
         self._folder.cleanup()

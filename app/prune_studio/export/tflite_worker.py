@@ -17,7 +17,9 @@ Protocol: one JSON object per line on stdin, one reply per request on stdout, in
 A frozen graph (the model traced once and its weights made constants by the parent) converts
 exactly as :func:`prune_studio.export.tflite.convert` does in-process (same bytes); a SavedModel
 is the route for recurrent models and models with several inputs or outputs, as in-process.
-The process ends when stdin closes. Whatever native code prints goes to stderr, never to the
+A kind's plain and sparse-encoded files come from one conversion: the child keeps the last one
+in both encodings (:class:`prune_studio.export.tflite.LastConversion`), so the parent sends a
+kind's two files to the same child, one after the other. The process ends when stdin closes. Whatever native code prints goes to stderr, never to the
 replies.
 """
 
@@ -40,7 +42,8 @@ def _source(spec: dict, cache: dict):
             graph_def.ParseFromString(f.read())
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         graph = wrapped.graph
-        cache.clear()
+        for name in ("key", "function", "frozen"):  # the last conversion ("last") is keyed by its graph
+            cache.pop(name, None)
         cache["key"] = key
         cache["function"] = wrapped.prune(feeds=[graph.get_tensor_by_name(n) for n in spec["inputs"]],
                                           fetches=[graph.get_tensor_by_name(n) for n in spec["outputs"]])
@@ -66,17 +69,26 @@ def _calibration(path: str | None):
 def handle(request: dict, cache: dict) -> str:
     """Make one file; '' or the sentence saying why it was not made."""
     from prune_studio.export.settings import ExportError
-    from prune_studio.export.tflite import configure, run
+    from prune_studio.export.tflite import LastConversion, configure
 
     kind = request["kind"]
+    # The plain and sparse-encoded files of one kind come from one conversion (the parent sends
+    # them to the same child, one after the other).
+    same_file = json.dumps({k: v for k, v in request.items() if k not in ("id", "path", "sparse")}, sort_keys=True)
+    last = cache.setdefault("last", LastConversion())
+
+    def converter():
+        try:
+            made = _source(request["source"], cache)
+        except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback
+            raise ExportError(f"TFLite conversion ({kind}) failed: the model handed over could not be read "
+                              f"({_first(exc)}).") from exc
+        configure(made, kind, False, _calibration(request.get("calibration")), request.get("int8_io", "float"),
+                  request.get("integer_inputs"))
+        return made
+
     try:
-        converter = _source(request["source"], cache)
-    except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback
-        return f"TFLite conversion ({kind}) failed: the model handed over could not be read ({_first(exc)})."
-    try:
-        configure(converter, kind, request.get("sparse", False), _calibration(request.get("calibration")),
-                  request.get("int8_io", "float"), request.get("integer_inputs"))
-        content = run(converter, kind)
+        content = last.file(same_file, bool(request.get("sparse", False)), kind, converter)
     except ExportError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - reading the calibration samples, say
