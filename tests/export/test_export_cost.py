@@ -7,7 +7,7 @@ import numpy as np
 
 from prune_studio.compat import keras
 from prune_studio.export import ExportSettings, export_all, gzip_size, verify
-from prune_studio.export.sizes import gzip_sizes, in_background
+from prune_studio.export.sizes import Deflater, gzip_sizes, in_background
 from prune_studio.export.tflite import convert, make_source
 from prune_studio.export.tflite_batch import TFLiteBatch
 
@@ -42,6 +42,10 @@ def test_gzip_size_is_the_tutorials_measure_for_small_and_multi_mebibyte_files(t
     assert gzip_sizes(paths) == expected  # two at a time on threads: the same figures, in order
     assert in_background(paths[2]).result() == expected[2]
     assert expected[2] < weights.nbytes  # the zeros did compress: not a constant
+    deflater = Deflater()  # files measured as they are added, the ones still queued at the end
+    for i, path in enumerate(paths * 3):
+        deflater.add(i, path)
+    assert deflater.sizes() == list(enumerate(expected * 3))
 
 
 def test_a_reloaded_keras_file_with_the_models_weights_takes_the_models_figures(digits_dataset, tmp_path):

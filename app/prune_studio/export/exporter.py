@@ -83,7 +83,7 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
     steps = len(plan) + 3
     # The opened file's size is measured while the model is traced and converted (see sizes).
     opened_gzip = sizes.in_background(baseline_path) if baseline_path and Path(baseline_path).is_file() else None
-    unsized: list[Artifact] = []  # verified files whose gzip size is measured once nothing is timed
+    unsized = sizes.Deflater()  # verified files, their gzip sizes measured as they come (see sizes)
     x_test, y_test = _split(dataset, "test")
     x_test, y_test, picked = _bounded(x_test, y_test, settings.verify_samples)
     progress(0.0, "Preparing the model")
@@ -118,7 +118,7 @@ def export_all(model, dataset, out_dir, settings: ExportSettings | None = None, 
                                           tflite=lambda: None if report.stopped else _baseline_tflite(batch))
     if unsized:
         progress((steps - 1.2) / steps, "Measuring the files' compressed sizes")
-    for art, size in zip(unsized, sizes.gzip_sizes([a.path for a in unsized])):
+    for art, size in unsized.sizes():
         art.gzip_bytes = size
     for art in report.artifacts:
         _compare(art, baselines.get(art.format))
@@ -161,7 +161,7 @@ def _baseline_tflite(batch) -> bytes | None:
 
 
 def _write_all(report, stripped, plan, out, settings, x, y, job, keras3_plan, progress, steps, control,
-               batch, unsized: list) -> dict:
+               batch, unsized: sizes.Deflater) -> dict:
     """Write and verify every planned file into ``report.artifacts``; predictions by name."""
     preds = {}
     # The stripped model run once on the samples: a Keras file that holds its weights and gives its
@@ -206,7 +206,7 @@ def _artifact(name, fmt, target: Path, opts) -> Artifact:
     return Artifact(name=name, format=fmt, path=str(target), kind=kind, sparse=bool(opts.get("sparse")))
 
 
-def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch, unsized: list, measured=None):
+def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch, unsized: sizes.Deflater, measured=None):
     art = _artifact(name, fmt, target, opts)
     tmp = batch.take_path(name) if fmt == "tflite" else temp_path_beside(target)
     try:
@@ -235,9 +235,9 @@ def _export_one(stripped, name, fmt, target: Path, opts, x, y, batch, unsized: l
     return art, None
 
 
-def _finish(art: Artifact, tmp: Path, target: Path, result, unsized: list) -> np.ndarray | None:
+def _finish(art: Artifact, tmp: Path, target: Path, result, unsized: sizes.Deflater) -> np.ndarray | None:
     """Measure the written ``tmp`` and move it into place when ``result`` verified it; a file moved
-    into place joins ``unsized`` (its gzip size is measured later, beside the others)."""
+    into place joins ``unsized`` (its gzip size is measured while the export goes on)."""
     if not tmp.is_file():
         art.note = f"Not exported: {result.error or 'the file was not written.'}"
         return None
@@ -247,7 +247,7 @@ def _finish(art: Artifact, tmp: Path, target: Path, result, unsized: list) -> np
         art.note = f"Not exported: {result.error}"
         return None
     tmp.replace(target)
-    unsized.append(art)
+    unsized.add(art, target)
     art.accuracy, art.latency_ms, art.note, art.ok = result.accuracy, result.latency_ms, result.note, True
     return result.preds
 
