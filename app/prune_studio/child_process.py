@@ -67,3 +67,33 @@ def reply_channel() -> IO[str]:
     sys.stdout = sys.stderr
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return replies
+
+
+def kill(process: subprocess.Popen | None) -> None:
+    """End ``process`` now, if it still runs, and close its pipes."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for stream in (process.stdin, process.stdout):
+        try:
+            stream.close()
+        except (OSError, AttributeError):
+            pass
+
+
+def let_end(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """Close ``process``'s stdin (its cue to finish) and wait for it; kill it after ``timeout`` s."""
+    if process is None:
+        return
+    try:
+        process.stdin.close()
+        process.wait(timeout=timeout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+    try:
+        process.stdout.close()
+    except OSError:
+        pass

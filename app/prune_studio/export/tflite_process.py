@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_studio.child_process import last_line, start_module
+from prune_studio.child_process import kill, last_line, let_end, start_module
 from prune_studio.export.settings import ExportError
 
 log = logging.getLogger(__name__)
@@ -179,29 +179,13 @@ class ConverterProcess:
         """End the child now (pending requests are dropped); the next :meth:`start` makes a new one."""
         with self._lock:
             process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
-        if process is not None:
-            for stream in (process.stdin, process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        kill(process)
 
     def close(self) -> None:
         """Let the child finish and end (stdin closes); kill it if it does not within 10 s."""
         with self._lock:
             process, self._process = self._process, None
-        if process is None:
-            return
-        try:
-            process.stdin.close()
-            process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        let_end(process)
 
 
 _children: dict[str, ConverterProcess] = {}  # 'main' (shared), 'helper'

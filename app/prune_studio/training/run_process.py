@@ -26,7 +26,6 @@ import importlib
 import json
 import logging
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prune_studio.child_process import last_line, start_module
+from prune_studio.child_process import kill, last_line, let_end, start_module
 from prune_studio.errors import PruneStudioError
 
 log = logging.getLogger(__name__)
@@ -209,32 +208,13 @@ class RunProcess:
         """End the child now; the next :meth:`start` makes a new one."""
         with self._lock:
             process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
-        if process is not None:
-            for stream in (process.stdin, process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        kill(process)
 
     def close(self) -> None:
         """Let the child end (stdin closes; a run stops at its next batch); kill it after 10 s."""
         with self._lock:
             process, self._process = self._process, None
-        if process is None:
-            return
-        try:
-            process.stdin.close()
-            process.wait(timeout=10)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
-        try:
-            process.stdout.close()
-        except OSError:
-            pass
+        let_end(process)
 
     def _close_streams(self) -> None:
         if self._stderr is not None:
