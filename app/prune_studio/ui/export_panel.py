@@ -43,7 +43,7 @@ from prune_studio.export.settings import TFLITE_KINDS, ExportSettings
 from prune_studio.training.control import RunControl
 from prune_studio.ui.empty_state import EmptyState
 from prune_studio.ui.table_fill import columns_fixed
-from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
+from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS, show_grid
 from prune_studio.ui.user_settings import app_settings, export_folder_for, remember_export_folder
 from prune_studio.ui.worker import Worker
 
@@ -180,7 +180,7 @@ class ExportPanel(QWidget):
         self.chart = pg.PlotWidget(background="w")
         self.chart.setProperty(KEEP_COLOURS, True)
         self.chart.setTitle("File size (KB): on disk and gzipped", color=_CHART_INK)
-        self.chart.showGrid(x=True, alpha=0.3)
+        show_grid(self.chart, x=True, alpha=0.3)
         self.chart.setMouseEnabled(x=False, y=False)
         self.chart.hideButtons()
         self.chart.addLegend(offset=(-10, -10), labelTextColor=_CHART_INK)

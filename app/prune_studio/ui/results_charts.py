@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
 from prune_studio.export.report import class_text, input_text
 from prune_studio.ui.empty_state import EmptyState
-from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS
+from prune_studio.ui.theme import CHART_COLOURS, KEEP_COLOURS, show_grid
 
 INK = CHART_COLOURS["light"]["fg"]
 BASE_COLOUR, FILE_COLOUR, BEST_COLOUR, BAD_COLOUR = "#9aa3ad", "#2b7bb9", "#1e8e3e", "#d93025"
@@ -62,7 +62,7 @@ class SizeChart(_Chart):
         super().__init__(parent)
         self.chart = _white_plot("Gzipped size (KB)")
         self.chart.getPlotItem().invertY(True)
-        self.chart.showGrid(x=True, alpha=0.25)
+        show_grid(self.chart, x=True, alpha=0.25)
         self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.6, brushes=[])
         self.chart.addItem(self.bars)
         self.labels: list[pg.TextItem] = []
@@ -117,7 +117,7 @@ class AccuracyScatter(_Chart):
         self.chart = _white_plot("Accuracy against size")
         self.chart.setLabel("bottom", "gzipped KB", color=INK)
         self.chart.setLabel("left", "accuracy %", color=INK)
-        self.chart.showGrid(x=True, y=True, alpha=0.25)
+        show_grid(self.chart, x=True, y=True, alpha=0.25)
         self.dots = pg.ScatterPlotItem()
         self.chart.addItem(self.dots)
         self.labels: list[pg.TextItem] = []

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_studio.ui.empty_state import EmptyState
+from prune_studio.ui.theme import show_grid
 
 log = logging.getLogger(__name__)
 POLYNOMIAL, CONSTANT = "PolynomialDecay", "ConstantSparsity"
@@ -131,7 +132,7 @@ class ScheduleEditor(QWidget):
         plot = self.preview.getPlotItem()
         plot.setTitle("Target zeros over training")
         plot.setLabel("bottom", "step")
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        show_grid(plot, x=True, y=True, alpha=0.25)
         plot.setYRange(0, 1, padding=0.02)
         plot.setMenuEnabled(False)
         self.preview_curve = plot.plot([], [], pen=pg.mkPen("#2f6fd6", width=2.5))

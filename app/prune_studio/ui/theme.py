@@ -31,6 +31,18 @@ KEEP_COLOURS = "pruneStudioKeepColours"
 LINE_COLOURS = ["#2f6fd6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#b06000", "#e52592"]
 
 
+def show_grid(plot, x: bool = False, y: bool = False, alpha: float = 0.3) -> None:
+    """Grid lines on ``plot`` (a PlotWidget or PlotItem) at its major and first minor ticks.
+
+    pyqtgraph's finest tick level adds dozens of lines so faint they are hardly seen, and they
+    made every repaint of a chart cost ~15 ms here (3.8 ms without them).
+    """
+    plot.showGrid(x=x, y=y, alpha=alpha)
+    for side, shown in (("bottom", x), ("left", y)):
+        if shown:
+            plot.getAxis(side).setStyle(maxTickLevel=1)
+
+
 def system_scheme() -> str:
     """``"dark"`` when the platform reports a dark colour scheme, else ``"light"``."""
     hints = QGuiApplication.styleHints()
