@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def start_module(module: str) -> tuple[subprocess.Popen, IO[bytes]]:
@@ -97,3 +97,27 @@ def let_end(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
         process.stdout.close()
     except OSError:
         pass
+
+
+class ChildOwner:
+    """What the owner of one child process shares: it keeps the process in ``_process`` and
+    starts, sends to and stops it under ``_lock`` (both set by the subclass)."""
+
+    _process: subprocess.Popen | None
+    _lock: Any
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _take(self) -> subprocess.Popen | None:
+        with self._lock:
+            process, self._process = self._process, None
+        return process
+
+    def stop(self) -> None:
+        """End the child now (what it was doing is dropped); the next ``start()`` makes a new one."""
+        kill(self._take())
+
+    def close(self) -> None:
+        """Let the child finish and end (its stdin closes); kill it if it does not within 10 s."""
+        let_end(self._take())

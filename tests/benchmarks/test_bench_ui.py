@@ -299,9 +299,9 @@ def test_event_loop_stall_demo(qtbot, tmp_path):
     _open_run_export(qtbot, tmp_path, "Demo (digits, 4 pruned layers)", lambda w: w.open_demo(), epochs=4)
 
 
-def test_event_loop_stall_mobilenet(qtbot, tmp_path):
+def _mobilenet_files(tmp_path):
+    """MobileNetV2 (alpha 0.35, 96x96) saved by tf-keras, and a data spec of small synthetic images."""
     from prune_studio.compat import keras
-    from prune_studio.export import ExportSettings
 
     path = tmp_path / "mobilenet_v2.keras"
     keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), weights=None, classes=10).save(path)
@@ -309,7 +309,13 @@ def test_event_loop_stall_mobilenet(qtbot, tmp_path):
     data = tmp_path / "images.npz"
     np.savez(data, x_train=rng.random((192, 96, 96, 3), dtype=np.float32), y_train=rng.integers(0, 10, 192),
              x_test=rng.random((64, 96, 96, 3), dtype=np.float32), y_test=rng.integers(0, 10, 64))
-    spec = {"kind": "npz", "path": str(data), "options": {}}
+    return path, {"kind": "npz", "path": str(data), "options": {}}
+
+
+def test_event_loop_stall_mobilenet(qtbot, tmp_path):
+    from prune_studio.export import ExportSettings
+
+    path, spec = _mobilenet_files(tmp_path)
     _open_run_export(qtbot, tmp_path, "MobileNetV2 (alpha 0.35, 96x96)", lambda w: w.open_model(path, data_spec=spec),
                      epochs=2, export_settings=ExportSettings(keras=False, h5=False, tflite=("float32", "dynamic"), sparse=False))
 
@@ -320,23 +326,17 @@ def test_event_loop_stall_mobilenet_scan(qtbot, tmp_path):
     made lighter and drawn a few dozen per event-loop turn)."""
     from PySide6.QtCore import QSettings
 
-    from prune_studio.compat import keras
     from prune_studio.ui.app import create_window
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    path = tmp_path / "mobilenet_v2.keras"
-    keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), weights=None, classes=10).save(path)
-    rng = np.random.default_rng(0)
-    data = tmp_path / "images.npz"
-    np.savez(data, x_train=rng.random((192, 96, 96, 3), dtype=np.float32), y_train=rng.integers(0, 10, 192),
-             x_test=rng.random((64, 96, 96, 3), dtype=np.float32), y_test=rng.integers(0, 10, 64))
+    path, spec = _mobilenet_files(tmp_path)
     window = create_window()
     window.setProperty("modalErrors", False)
     window.show()
     qtbot.waitExposed(window)
     with qtbot.waitSignal(window.dataReady, timeout=300_000):
-        window.open_model(path, data_spec={"kind": "npz", "path": str(data), "options": {}})
+        window.open_model(path, data_spec=spec)
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
     qtbot.wait(1500)
     dump = open(tmp_path / "gil_held.txt", "w+")  # noqa: SIM115 - faulthandler needs a real file

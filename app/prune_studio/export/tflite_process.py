@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_studio.child_process import kill, last_line, let_end, start_module
+from prune_studio.child_process import ChildOwner, last_line, start_module
 from prune_studio.export.settings import ExportError
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def write_calibration(handoff: Handoff, samples, folder: Path) -> None:
 
 
 @dataclass
-class ConverterProcess:
+class ConverterProcess(ChildOwner):
     """The child converting TFLite files; requests are answered in the order sent."""
 
     _process: subprocess.Popen | None = None
@@ -122,9 +122,6 @@ class ConverterProcess:
     _answers: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # sending, starting, stopping
     _reading: threading.Lock = field(default_factory=threading.Lock)  # receiving
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def start(self) -> bool:
         """Start the child unless it runs; False when it cannot be started."""
@@ -174,18 +171,6 @@ class ConverterProcess:
         code = process.poll() if process is not None else None
         detail = f" ({last})" if last else (f" (exit code {code})" if code is not None else "")
         return f"the TFLite converter process stopped unexpectedly{detail}; try the export again."
-
-    def stop(self) -> None:
-        """End the child now (pending requests are dropped); the next :meth:`start` makes a new one."""
-        with self._lock:
-            process, self._process = self._process, None
-        kill(process)
-
-    def close(self) -> None:
-        """Let the child finish and end (stdin closes); kill it if it does not within 10 s."""
-        with self._lock:
-            process, self._process = self._process, None
-        let_end(process)
 
 
 _children: dict[str, ConverterProcess] = {}  # 'main' (shared), 'helper'

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prune_studio.child_process import kill, last_line, let_end, start_module
+from prune_studio.child_process import ChildOwner, last_line, start_module
 from prune_studio.errors import PruneStudioError
 
 log = logging.getLogger(__name__)
@@ -67,16 +67,13 @@ class DataSource:
 
 
 @dataclass
-class RunProcess:
+class RunProcess(ChildOwner):
     """The child process fine-tuning for this one (see the module docstring)."""
 
     _process: Any = None
     _stderr: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)  # starting, sending, stopping
     _running: threading.Lock = field(default_factory=threading.Lock)  # one run at a time
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def start(self) -> bool:
         """Start the child unless it runs; False when it cannot be started."""
@@ -203,18 +200,6 @@ class RunProcess:
         self.stop()
         return ("The training process stopped unexpectedly" + (f" ({last})" if last else "")
                 + "; try the run again, with a smaller batch size if the computer ran out of memory.")
-
-    def stop(self) -> None:
-        """End the child now; the next :meth:`start` makes a new one."""
-        with self._lock:
-            process, self._process = self._process, None
-        kill(process)
-
-    def close(self) -> None:
-        """Let the child end (stdin closes; a run stops at its next batch); kill it after 10 s."""
-        with self._lock:
-            process, self._process = self._process, None
-        let_end(process)
 
     def _close_streams(self) -> None:
         if self._stderr is not None:
