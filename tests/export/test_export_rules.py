@@ -140,6 +140,11 @@ def test_recommended_is_the_smallest_verified_file_within_the_budget():
     assert by["int8"].startswith("Loses 5.0 points") and "microcontrollers" in by["int8"]
     assert by["float32"].startswith("3.0x larger and slower than dynamic")
     assert "could not be made" in by["broken"]
+    # a file within 5% of the recommended one's size reads as a sentence, too
+    near = _report({"name": "dynamic", "kind": "dynamic", "gzip_bytes": 300, "accuracy": 0.9, "latency_ms": 0.5},
+                   {"name": "int8", "kind": "int8", "gzip_bytes": 305, "accuracy": 0.9, "latency_ms": 0.5})
+    assert recommend(near, 0.01).name == "dynamic"
+    assert near.artifacts[1].advice.startswith("About as large as dynamic;")
     # a looser budget lets the int8 file win
     assert recommend(report, 0.06).name == "int8"
     # nothing within budget: nothing recommended, and every file says so

@@ -70,6 +70,8 @@ def _advice(art: Artifact, best: Artifact | None, base_acc, drop: float, budget:
     larger = art.gzip_bytes / best.gzip_bytes if best.gzip_bytes else 1.0
     slower = art.latency_ms is not None and best.latency_ms is not None and art.latency_ms > best.latency_ms \
         and art.format == best.format
-    what = f"{larger:.1f}x larger" if larger >= 1.05 else "About as large"
-    what += " and slower" if slower else ""
-    return f"{what} than {best.name}; {pick}."
+    if larger >= 1.05:
+        what = f"{larger:.1f}x larger{' and slower' if slower else ''} than {best.name}"
+    else:
+        what = f"About as large as {best.name}{', and slower' if slower else ''}"
+    return f"{what}; {pick}."
