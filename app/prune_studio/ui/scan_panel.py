@@ -79,9 +79,17 @@ def _suggest_task(model, dataset, result, max_drop, target_sparsity, begin_step,
 
 #: Layers the chart's legend names; with more, the table does.
 LEGEND_MAX = 12
-#: Lines drawn per event-loop turn (~0.35 ms each): a 121-layer DenseNet121 scan in one turn
-#: would hold the window for ~50 ms.
-CURVES_PER_TURN = 40
+#: Lines drawn per event-loop turn (~0.35 ms each, plus a repaint of the chart between turns):
+#: 40 a turn held the window up to ~50 ms here on a busy day, 20 a turn <= 36 ms (53 layers).
+CURVES_PER_TURN = 20
+
+
+def _colour(index: int, name: str, chosen: set[str]):
+    """The colour of the ``index``-th layer's line and points: faded when other layers are chosen."""
+    colour = pg.mkColor(LINE_COLOURS[index % len(LINE_COLOURS)])
+    if chosen and name not in chosen:
+        colour.setAlpha(60)
+    return colour
 
 
 class ScanPanel(QWidget):
@@ -453,10 +461,7 @@ class ScanPanel(QWidget):
         """Every layer's measured points, in its line's colour (faded when others are chosen)."""
         xs, ys, brushes, names = [], [], [], []
         for i, (name, curve) in enumerate(self._result.curves.items()):
-            colour = pg.mkColor(LINE_COLOURS[i % len(LINE_COLOURS)])
-            if chosen and name not in chosen:
-                colour.setAlpha(60)
-            brush = pg.mkBrush(colour)
+            brush = pg.mkBrush(_colour(i, name, chosen))
             for s, m in curve:
                 xs.append(s * 100)
                 ys.append(self._scale(m))
@@ -476,10 +481,7 @@ class ScanPanel(QWidget):
         rows = {index.row() for index in self.table.selectionModel().selectedRows()}
         chosen = {self.table.item(row, 0).text() for row in rows if self.table.item(row, 0)}
         for i, (name, item) in enumerate(self._curves.items()):
-            colour = pg.mkColor(LINE_COLOURS[i % len(LINE_COLOURS)])
-            if chosen and name not in chosen:
-                colour.setAlpha(60)
-            item.setPen(pg.mkPen(colour, width=4 if name in chosen else 2))
+            item.setPen(pg.mkPen(_colour(i, name, chosen), width=4 if name in chosen else 2))
             item.setZValue(10 if name in chosen else 0)
         if self._points is not None:
             self._place_points(chosen)
